@@ -1,0 +1,222 @@
+//! The HTML shell, the app's routes and the layout around every page.
+
+use crate::auth::api::{get_session, SetupFirstAdmin, SignIn, SignOut};
+use crate::auth::SessionInfo;
+use crate::error::AppError;
+use crate::orgs::api::list_my_orgs;
+use crate::pages::{
+    group::{GroupLayout, GroupMembersTab, GroupTokensTab},
+    home::HomePage,
+    not_found::NotFound,
+    org::{OrgGroupsTab, OrgLayout, OrgMembersTab, OrgTokensTab},
+    profile::{ProfilePage, ProfileTokensPage},
+    setup::SetupPage,
+    sign_in::SignInPage,
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
+use leptos_router::{path, SsrMode};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, and the actions that change it; shared by every page.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub session: Resource<Result<SessionInfo, AppError>>,
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_out: ServerAction<SignOut>,
+    pub setup: ServerAction<SetupFirstAdmin>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    #[cfg(feature = "ssr")]
+    set_page_security_policy();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Latchkey".to_string() } else { format!("{page} · Latchkey") }
+        }/>
+        <Router>
+            <Layout/>
+        </Router>
+    }
+}
+
+/// Pages get a CSP that admits only our own scripts and Leptos' inline
+/// hydration scripts, which carry this response's nonce.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy() {
+    use axum::http::{header, HeaderValue};
+    if let (Some(nonce), Some(options)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = crate::server::security::page_csp(&nonce.to_string());
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            options.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
+#[component]
+fn Layout() -> impl IntoView {
+    // Actions are made inside the router so a failed form post without
+    // JavaScript finds its error in the URL it was sent back to.
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let setup = ServerAction::<SetupFirstAdmin>::new();
+    let session = Resource::new(
+        move || {
+            (
+                sign_in.version().get(),
+                sign_out.version().get(),
+                setup.version().get(),
+            )
+        },
+        |_| get_session(),
+    );
+    provide_context(Auth {
+        session,
+        sign_in,
+        sign_out,
+        setup,
+    });
+
+    // Lets browser tests wait until the page is interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"⌘"</span>
+                "Latchkey"
+            </a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Ok(SessionInfo { user: Some(user), .. }) => view! {
+                            <nav class="account" aria-label="Account">
+                                <A href="/profile">{user.display_name}</A>
+                                <ActionForm action=sign_out>
+                                    <button type="submit" class="btn btn-ghost">"Sign out"</button>
+                                </ActionForm>
+                            </nav>
+                        }
+                        .into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+        <div class="layout">
+            <Sidebar/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=OrgMembersTab/>
+                        <Route path=path!("groups") view=OrgGroupsTab/>
+                        <Route path=path!("tokens") view=OrgTokensTab/>
+                    </ParentRoute>
+                    <ParentRoute path=path!("/orgs/:org/groups/:group") view=GroupLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=GroupMembersTab/>
+                        <Route path=path!("tokens") view=GroupTokensTab/>
+                    </ParentRoute>
+                </Routes>
+            </main>
+        </div>
+    }
+}
+
+/// The organizations and groups the signed-in user belongs to.
+#[component]
+fn Sidebar() -> impl IntoView {
+    let location = use_location();
+    let auth = expect_context::<Auth>();
+    // Refetched on navigation, so a new organization or group shows up.
+    let orgs = Resource::new(
+        move || {
+            (
+                location.pathname.get(),
+                auth.session.get().map(|s| s.map(|s| s.user.map(|u| u.id))),
+            )
+        },
+        |_| list_my_orgs(),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match orgs.await {
+                    Ok(orgs) => view! {
+                        <nav class="sidebar" aria-label="Your organizations">
+                            <h2 class="sidebar-title">"Organizations"</h2>
+                            {if orgs.is_empty() {
+                                view! { <p class="muted">"You are not in any organization yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="sidebar-list">
+                                        {orgs
+                                            .into_iter()
+                                            .map(|org| {
+                                                let org_href = format!("/orgs/{}", org.slug);
+                                                view! {
+                                                    <li>
+                                                        <A href=org_href.clone()>{org.name}</A>
+                                                        <ul>
+                                                            {org
+                                                                .groups
+                                                                .into_iter()
+                                                                .map(|g| {
+                                                                    let href = format!("{org_href}/groups/{}", g.slug);
+                                                                    view! { <li><A href=href>{g.name}</A></li> }
+                                                                })
+                                                                .collect_view()}
+                                                        </ul>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                .into_any()
+                            }}
+                        </nav>
+                    }
+                    .into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

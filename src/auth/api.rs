@@ -1,0 +1,62 @@
+use super::SessionInfo;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::server::request::{respond, RequestCtx};
+
+#[server(prefix = "/rpc", endpoint = "get_session")]
+pub async fn get_session() -> Result<SessionInfo, AppError> {
+    respond(async {
+        let ctx = RequestCtx::load().await?;
+        super::server::session_info(&ctx).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "setup_first_admin")]
+pub async fn setup_first_admin(
+    email: String,
+    display_name: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    respond(async {
+        let ctx = RequestCtx::load().await?;
+        super::server::setup_first_admin(&ctx, &email, &display_name, &password, &password_confirm)
+            .await
+            .map_err(|e| {
+                e.with_input([
+                    ("email", email.as_str()),
+                    ("display_name", display_name.as_str()),
+                ])
+            })?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    respond(async {
+        let ctx = RequestCtx::load().await?;
+        super::server::sign_in(&ctx, &email, &password)
+            .await
+            .map_err(|e| e.with_input([("email", email.as_str())]))?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    respond(async {
+        let ctx = RequestCtx::load().await?;
+        super::server::sign_out(&ctx).await?;
+        leptos_axum::redirect("/sign-in");
+        Ok(())
+    })
+    .await
+}

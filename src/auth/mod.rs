@@ -1,0 +1,24 @@
+//! Accounts: sign-in, sign-out, first-admin setup.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as the browser sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub is_instance_admin: bool,
+}
+
+/// What every page needs to know before rendering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: Option<CurrentUser>,
+    /// True while the database has no human account: only /setup is useful then.
+    pub needs_setup: bool,
+}

@@ -1,0 +1,210 @@
+//! Reusable pieces of UI: fields with inline errors, alerts, tabs, errors views.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_router::components::{Redirect, A};
+
+/// The error to show for a form, read from its action's last result.
+pub fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        action
+            .value()
+            .with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned()))
+    })
+}
+
+/// A labelled input whose error, if any, is shown beneath it and announced.
+/// After a failed submission the typed value comes back from the error, so the
+/// form keeps it even when the page was reloaded without JavaScript.
+#[component]
+pub fn Field(
+    /// Unique id on the page.
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(default = true)] required: bool,
+    #[prop(optional)] maxlength: Option<u32>,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_message(name));
+    let echoed = move || {
+        if kind == "password" {
+            None
+        } else {
+            error.get().and_then(|e| e.echoed(name))
+        }
+    };
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if message().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:field-invalid=move || message().is_some()>
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                maxlength=maxlength
+                value=echoed
+                aria-invalid=move || message().is_some().then_some("true")
+                aria-describedby=described_by
+            />
+            <p class="field-error" id=error_id role="alert">
+                {message}
+            </p>
+        </div>
+    }
+}
+
+/// A role picker; the current choice comes back after a failed submission.
+#[component]
+pub fn RoleSelect(
+    id: &'static str,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let chosen = move || {
+        error
+            .get()
+            .and_then(|e| e.echoed("role"))
+            .unwrap_or_else(|| "user".into())
+    };
+    view! {
+        <div class="field">
+            <label for=id>"Role"</label>
+            <select id=id name="role">
+                <option value="user" selected=move || chosen() == "user">"User"</option>
+                <option value="admin" selected=move || chosen() == "admin">"Admin"</option>
+            </select>
+        </div>
+    }
+}
+
+/// An error that belongs to the whole form rather than to one field.
+#[component]
+pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let message = move || match error.get() {
+        Some(AppError::Invalid { .. }) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="alert alert-error" role="alert">{message}</p>
+        </Show>
+    }
+}
+
+/// A success note shown after an action went through (with JavaScript; without
+/// it the page reloads and shows the new state itself).
+#[component]
+pub fn Saved<S>(action: ServerAction<S>, text: &'static str) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    view! {
+        <p class="saved" role="status">
+            {move || action.value().with(|v| matches!(v, Some(Ok(_)))).then_some(text)}
+        </p>
+    }
+}
+
+pub struct Tab {
+    pub href: String,
+    pub label: &'static str,
+}
+
+#[component]
+pub fn Tabs(label: &'static str, tabs: Vec<Tab>) -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label=label>
+            {tabs
+                .into_iter()
+                .map(|tab| view! { <A href=tab.href exact=true>{tab.label}</A> })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// How a page shows a failed load: sign-in for anonymous visitors, a real 404
+/// or 403 status for missing or forbidden things.
+#[component]
+pub fn ErrorView(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(options), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(error.status()),
+    ) {
+        if error != AppError::Unauthenticated {
+            options.set_status(status);
+        }
+    }
+    match error {
+        AppError::Unauthenticated => view! { <Redirect path="/sign-in"/> }.into_any(),
+        AppError::NotFound(message) => view! {
+            <section class="empty-state">
+                <h1>"Not found"</h1>
+                <p>{message}</p>
+                <p><a href="/">"Back to your dashboard"</a></p>
+            </section>
+        }
+        .into_any(),
+        other => view! {
+            <section class="empty-state">
+                <h1>"Something is in the way"</h1>
+                <p class="alert alert-error" role="alert">{other.to_string()}</p>
+                <p><a href="/">"Back to your dashboard"</a></p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+pub fn loading() -> impl IntoView {
+    view! { <p class="loading" aria-live="polite">"Loading…"</p> }
+}
+
+/// Formats a Unix timestamp as a UTC date, the same on server and browser so
+/// hydration matches.
+pub fn format_date(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_date;
+
+    #[test]
+    fn dates_are_formatted_in_utc() {
+        assert_eq!(format_date(0), "1970-01-01");
+        assert_eq!(format_date(1_700_000_000), "2023-11-14");
+    }
+}

@@ -1,0 +1,309 @@
+//! Domain values that can only exist once validated. Input from forms and the
+//! command line is parsed into these at the boundary; code past it trusts them.
+
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A normalised (trimmed, lower-cased) email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let value = raw.trim().to_lowercase();
+        if value.is_empty() {
+            return Err(AppError::invalid("email", "Enter an email address."));
+        }
+        if value.chars().count() > 254 {
+            return Err(AppError::invalid(
+                "email",
+                "That email address is too long.",
+            ));
+        }
+        let Some((local, domain)) = value.split_once('@') else {
+            return Err(AppError::invalid(
+                "email",
+                "Enter an email address like name@example.com.",
+            ));
+        };
+        let plausible_domain = !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..");
+        if local.is_empty()
+            || !plausible_domain
+            || domain.contains('@')
+            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(AppError::invalid(
+                "email",
+                "Enter an email address like name@example.com.",
+            ));
+        }
+        Ok(Email(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's display name, trimmed, 1–100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        bounded_text(raw, "display_name", "a display name", 100).map(DisplayName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed. Never printed, never serialised.
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 12;
+    pub const MAX_CHARS: usize = 256;
+
+    /// Rules for a new password (sign-in accepts anything non-empty).
+    pub fn parse_new(raw: &str) -> Result<Self, AppError> {
+        let n = raw.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err(AppError::invalid(
+                "password",
+                format!("Use at least {} characters.", Self::MIN_CHARS),
+            ));
+        }
+        if n > Self::MAX_CHARS {
+            return Err(AppError::invalid(
+                "password",
+                format!("Use at most {} characters.", Self::MAX_CHARS),
+            ));
+        }
+        if raw.trim().is_empty() {
+            return Err(AppError::invalid(
+                "password",
+                "The password cannot be only spaces.",
+            ));
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    pub fn parse_attempt(raw: &str) -> Result<Self, AppError> {
+        if raw.is_empty() {
+            return Err(AppError::invalid("password", "Enter your password."));
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::invalid("password", "That password is too long."));
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// An organization or group name, trimmed, 1–80 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        bounded_text(raw, "name", "a name", 80).map(Name)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A URL-safe identifier: lower-case letters, digits and single hyphens, 2–40
+/// characters, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    const RESERVED: &'static [&'static str] = &["new", "admin", "settings", "api"];
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let value = raw.trim().to_lowercase();
+        let msg = "Use 2–40 lower-case letters, digits and hyphens, starting with a letter.";
+        let valid_chars = value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let starts_with_letter = value.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+        if !(2..=40).contains(&value.len())
+            || !valid_chars
+            || !starts_with_letter
+            || value.ends_with('-')
+            || value.contains("--")
+        {
+            return Err(AppError::invalid("slug", msg));
+        }
+        if Self::RESERVED.contains(&value.as_str()) {
+            return Err(AppError::invalid(
+                "slug",
+                format!("\"{value}\" is reserved; choose another."),
+            ));
+        }
+        Ok(Slug(value))
+    }
+
+    /// A slug derived from a display name, for when the user leaves the field empty.
+    pub fn suggest(name: &str) -> String {
+        let mut out = String::new();
+        for c in name.trim().to_lowercase().chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let trimmed: String = out.trim_matches('-').chars().take(40).collect();
+        trimmed.trim_end_matches('-').to_string()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A membership role in an organization or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw.trim() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            _ => Err(AppError::invalid("role", "Choose a role: admin or user.")),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::User => "User",
+        }
+    }
+}
+
+fn bounded_text(raw: &str, field: &str, what: &str, max: usize) -> Result<String, AppError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(AppError::invalid(field, format!("Enter {what}.")));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("Use at most {max} characters."),
+        ));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(field, "Remove the control characters."));
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lowercased() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn email_rejects_malformed_addresses() {
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@.com",
+            "ada@example.",
+            "a b@c.d",
+            "a@b@c",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert!(err.field_message("email").is_some(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn new_password_needs_twelve_characters() {
+        assert!(Password::parse_new("short-pass1").is_err());
+        assert!(Password::parse_new("            ").is_err());
+        assert!(Password::parse_new("correct horse").is_ok());
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let p = Password::parse_new("correct horse battery").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn slug_rules() {
+        assert_eq!(Slug::parse(" Acme-Corp ").unwrap().as_str(), "acme-corp");
+        for bad in ["a", "1abc", "abc-", "a--b", "ab_c", "new", &"x".repeat(41)] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn slug_suggestion_from_name() {
+        assert_eq!(Slug::suggest("  Acme Corp. (EU) "), "acme-corp-eu");
+        assert_eq!(Slug::suggest("Platform team"), "platform-team");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(Name::parse("  Acme ").unwrap().as_str(), "Acme");
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse(&"n".repeat(81)).is_err());
+        assert!(DisplayName::parse("Ada\u{0007}").is_err());
+    }
+
+    #[test]
+    fn role_parses_only_known_values() {
+        assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
+        assert!(Role::parse("owner").is_err());
+    }
+}

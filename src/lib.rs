@@ -1,0 +1,18 @@
+//! Latchkey: a self-hosted access-token manager.
+
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod orgs;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,66 @@
+//! Organizations, groups and their memberships.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use crate::domain::Role;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLink {
+    pub slug: String,
+    pub name: String,
+}
+
+/// An organization the signed-in user belongs to, with the groups they are in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyOrg {
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+    pub groups: Vec<GroupLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgView {
+    pub slug: String,
+    pub name: String,
+    pub my_role: Role,
+}
+
+impl OrgView {
+    pub fn is_admin(&self) -> bool {
+        self.my_role == Role::Admin
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub org_slug: String,
+    pub org_name: String,
+    pub slug: String,
+    pub name: String,
+    /// The caller's role in the group, if they are a member of it.
+    pub my_role: Option<Role>,
+    /// Organization admins and group admins manage the group's members.
+    pub can_manage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub slug: String,
+    pub name: String,
+    pub member_count: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub technical: bool,
+    pub role: Role,
+    pub joined_at: i64,
+}

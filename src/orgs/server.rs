@@ -1,0 +1,718 @@
+//! Organization and group rules (server only). Every function that changes
+//! something checks the caller's role here, whatever the page showed them.
+
+use super::{GroupLink, GroupSummary, GroupView, Member, MyOrg};
+use crate::auth::CurrentUser;
+use crate::domain::{Email, Name, Role, Slug};
+use crate::error::AppError;
+use crate::server::audit::{self, Actor, Target};
+use crate::server::db::{is_unique_violation, now, Db};
+use crate::server::request::RequestCtx;
+use serde_json::json;
+
+/// The caller's standing in one organization.
+pub struct OrgAccess {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+}
+
+pub struct GroupAccess {
+    pub org: OrgAccess,
+    pub group_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub group_role: Option<Role>,
+}
+
+impl GroupAccess {
+    pub fn can_manage(&self) -> bool {
+        self.org.role == Role::Admin || self.group_role == Some(Role::Admin)
+    }
+
+    pub fn view(&self) -> GroupView {
+        GroupView {
+            org_slug: self.org.slug.clone(),
+            org_name: self.org.name.clone(),
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            my_role: self.group_role,
+            can_manage: self.can_manage(),
+        }
+    }
+}
+
+fn role_from_db(raw: &str) -> Role {
+    // The column's CHECK constraint allows only these two values.
+    if raw == "admin" {
+        Role::Admin
+    } else {
+        Role::User
+    }
+}
+
+fn actor<'a>(ctx: &RequestCtx, user: &'a CurrentUser) -> Actor<'a> {
+    Actor {
+        user_id: Some(user.id),
+        label: &user.email,
+        ip: ctx.ip_string(),
+    }
+}
+
+/// Organizations are visible to their members only; to anyone else an existing
+/// organization looks exactly like a missing one.
+pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAccess, AppError> {
+    let row: Option<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
+         JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 WHERE o.slug = $2",
+    )
+    .bind(user.id)
+    .bind(slug)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (id, slug, name, role) = row.ok_or_else(|| AppError::not_found("Organization"))?;
+    Ok(OrgAccess {
+        id,
+        slug,
+        name,
+        role: role_from_db(&role),
+    })
+}
+
+pub async fn org_admin_access(
+    db: &Db,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<OrgAccess, AppError> {
+    let access = org_access(db, user, slug).await?;
+    if access.role != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(access)
+}
+
+pub async fn group_access(
+    db: &Db,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+) -> Result<GroupAccess, AppError> {
+    let org = org_access(db, user, org_slug).await?;
+    let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, gm.role FROM groups g \
+         LEFT JOIN group_memberships gm ON gm.group_id = g.id AND gm.user_id = $1 \
+         WHERE g.org_id = $2 AND g.slug = $3",
+    )
+    .bind(user.id)
+    .bind(org.id)
+    .bind(group_slug)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (group_id, slug, name, role) = row.ok_or_else(|| AppError::not_found("Group"))?;
+    Ok(GroupAccess {
+        org,
+        group_id,
+        slug,
+        name,
+        group_role: role.as_deref().map(role_from_db),
+    })
+}
+
+async fn group_manager_access(
+    db: &Db,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+) -> Result<GroupAccess, AppError> {
+    let access = group_access(db, user, org_slug, group_slug).await?;
+    if !access.can_manage() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(access)
+}
+
+pub async fn list_my_orgs(db: &Db, user_id: i64) -> Result<Vec<MyOrg>, AppError> {
+    let orgs: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
+         JOIN org_memberships m ON m.org_id = o.id WHERE m.user_id = $1 ORDER BY o.name, o.id",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let groups: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT g.org_id, g.slug, g.name FROM groups g \
+         JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1 ORDER BY g.name, g.id",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(orgs
+        .into_iter()
+        .map(|(id, slug, name, role)| MyOrg {
+            slug,
+            name,
+            role: role_from_db(&role),
+            groups: groups
+                .iter()
+                .filter(|(org_id, _, _)| *org_id == id)
+                .map(|(_, slug, name)| GroupLink {
+                    slug: slug.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Creates an organization with `admin_user_id` as its first admin.
+pub async fn create_org(
+    db: &Db,
+    actor: &Actor<'_>,
+    name: &str,
+    slug: &str,
+    admin_user_id: i64,
+) -> Result<Slug, AppError> {
+    let name = Name::parse(name)?;
+    let slug = if slug.trim().is_empty() {
+        Slug::parse(&Slug::suggest(name.as_str()))
+            .map_err(|_| AppError::invalid("slug", "Choose a URL name for this organization."))?
+    } else {
+        Slug::parse(slug)?
+    };
+    let mut tx = db.pool.begin().await?;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(name.as_str())
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await;
+    let (org_id,) = match inserted {
+        Ok(row) => row,
+        Err(err) if is_unique_violation(&err) => {
+            return Err(AppError::invalid("slug", "That URL name is already taken."))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    sqlx::query("INSERT INTO org_memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)")
+        .bind(org_id)
+        .bind(admin_user_id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        "org.created",
+        Target {
+            org_id: Some(org_id),
+            label: name.as_str(),
+            detail: Some(json!({ "slug": slug.as_str() })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(slug)
+}
+
+pub async fn create_org_as(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    name: &str,
+    slug: &str,
+) -> Result<Slug, AppError> {
+    if !user.is_instance_admin {
+        return Err(AppError::Forbidden);
+    }
+    create_org(ctx.db(), &actor(ctx, user), name, slug, user.id).await
+}
+
+pub async fn list_org_members(db: &Db, org_id: i64) -> Result<Vec<Member>, AppError> {
+    let rows: Vec<(i64, String, Option<String>, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM org_memberships m \
+         JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
+         ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id",
+    )
+    .bind(org_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(member_from_row).collect())
+}
+
+pub async fn list_group_members(db: &Db, group_id: i64) -> Result<Vec<Member>, AppError> {
+    let rows: Vec<(i64, String, Option<String>, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM group_memberships m \
+         JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 \
+         ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id",
+    )
+    .bind(group_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(member_from_row).collect())
+}
+
+fn member_from_row(row: (i64, String, Option<String>, String, String, i64)) -> Member {
+    let (user_id, display_name, email, kind, role, joined_at) = row;
+    Member {
+        user_id,
+        display_name,
+        email,
+        technical: kind == "technical",
+        role: role_from_db(&role),
+        joined_at,
+    }
+}
+
+/// Finds a person (never a technical user) by email.
+async fn find_person(db: &Db, email: &Email) -> Result<Option<(i64, String)>, AppError> {
+    Ok(
+        sqlx::query_as("SELECT id, display_name FROM users WHERE email = $1 AND kind = 'human'")
+            .bind(email.as_str())
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
+pub async fn add_org_member(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    email: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    let email = Email::parse(email)?;
+    let role = Role::parse(role)?;
+    let (member_id, _) = find_person(ctx.db(), &email).await?.ok_or_else(|| {
+        AppError::invalid(
+            "email",
+            "No account has this email. Ask your instance admin to create it first.",
+        )
+    })?;
+    let mut tx = ctx.db().pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO org_memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+    )
+    .bind(org.id)
+    .bind(member_id)
+    .bind(role.as_str())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::invalid(
+            "email",
+            "This person is already a member.",
+        ));
+    }
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "org.member_added",
+        Target {
+            org_id: Some(org.id),
+            label: email.as_str(),
+            detail: Some(json!({ "user_id": member_id, "role": role })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The member's current role and kind in an organization.
+async fn org_membership(
+    db: &Db,
+    org_id: i64,
+    user_id: i64,
+) -> Result<(Role, String, String), AppError> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT m.role, u.kind, COALESCE(u.email, u.display_name) FROM org_memberships m \
+         JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
+    Ok((role_from_db(&role), kind, label))
+}
+
+async fn org_admin_count(db: &Db, org_id: i64) -> Result<i64, AppError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND m.role = 'admin' AND u.kind = 'human'",
+    )
+    .bind(org_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
+}
+
+const LAST_ADMIN: &str =
+    "An organization needs at least one admin. Make someone else an admin first.";
+const TECHNICAL_MEMBER: &str =
+    "Technical users belong to an access token; manage the token instead.";
+
+pub async fn set_org_member_role(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    member_id: i64,
+    role: &str,
+) -> Result<(), AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    let role = Role::parse(role)?;
+    let (current, kind, label) = org_membership(ctx.db(), org.id, member_id).await?;
+    if kind == "technical" {
+        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
+    }
+    if current == role {
+        return Ok(());
+    }
+    if current == Role::Admin && org_admin_count(ctx.db(), org.id).await? <= 1 {
+        return Err(AppError::Conflict(LAST_ADMIN.into()));
+    }
+    let mut tx = ctx.db().pool.begin().await?;
+    sqlx::query("UPDATE org_memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
+        .bind(role.as_str())
+        .bind(org.id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "org.member_role_changed",
+        Target {
+            org_id: Some(org.id),
+            label: &label,
+            detail: Some(json!({ "user_id": member_id, "from": current, "to": role })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_org_member(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    member_id: i64,
+) -> Result<(), AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    let (current, kind, label) = org_membership(ctx.db(), org.id, member_id).await?;
+    if kind == "technical" {
+        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
+    }
+    if current == Role::Admin && org_admin_count(ctx.db(), org.id).await? <= 1 {
+        return Err(AppError::Conflict(LAST_ADMIN.into()));
+    }
+    let mut tx = ctx.db().pool.begin().await?;
+    // Leaving an organization means leaving all of its groups too.
+    sqlx::query(
+        "DELETE FROM group_memberships WHERE user_id = $1 \
+         AND group_id IN (SELECT id FROM groups WHERE org_id = $2)",
+    )
+    .bind(member_id)
+    .bind(org.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM org_memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org.id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "org.member_removed",
+        Target {
+            org_id: Some(org.id),
+            label: &label,
+            detail: Some(json!({ "user_id": member_id })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_groups(db: &Db, org_id: i64) -> Result<Vec<GroupSummary>, AppError> {
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT g.slug, g.name, g.created_at, \
+         (SELECT COUNT(*) FROM group_memberships gm WHERE gm.group_id = g.id) \
+         FROM groups g WHERE g.org_id = $1 ORDER BY g.name, g.id",
+    )
+    .bind(org_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(slug, name, created_at, member_count)| GroupSummary {
+            slug,
+            name,
+            member_count,
+            created_at,
+        })
+        .collect())
+}
+
+/// Creates a group; used by the page (after the role check) and by `demo`.
+pub async fn insert_group(
+    db: &Db,
+    actor: &Actor<'_>,
+    org_id: i64,
+    name: &str,
+    slug: &str,
+) -> Result<(i64, Slug), AppError> {
+    let name = Name::parse(name)?;
+    let slug = if slug.trim().is_empty() {
+        Slug::parse(&Slug::suggest(name.as_str()))
+            .map_err(|_| AppError::invalid("slug", "Choose a URL name for this group."))?
+    } else {
+        Slug::parse(slug)?
+    };
+    let mut tx = db.pool.begin().await?;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO groups (org_id, slug, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(slug.as_str())
+    .bind(name.as_str())
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await;
+    let (group_id,) = match inserted {
+        Ok(row) => row,
+        Err(err) if is_unique_violation(&err) => {
+            return Err(AppError::invalid(
+                "slug",
+                "A group with this URL name already exists here.",
+            ))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    audit::record(
+        &mut *tx,
+        actor,
+        "group.created",
+        Target {
+            org_id: Some(org_id),
+            group_id: Some(group_id),
+            label: name.as_str(),
+            detail: Some(json!({ "slug": slug.as_str() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((group_id, slug))
+}
+
+pub async fn create_group(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    name: &str,
+    slug: &str,
+) -> Result<(), AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    insert_group(ctx.db(), &actor(ctx, user), org.id, name, slug)
+        .await
+        .map(|_| ())
+}
+
+pub async fn delete_group(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+) -> Result<(), AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM groups WHERE org_id = $1 AND slug = $2")
+            .bind(org.id)
+            .bind(group_slug)
+            .fetch_optional(&ctx.db().pool)
+            .await?;
+    let (group_id, name) = row.ok_or_else(|| AppError::not_found("Group"))?;
+    let mut tx = ctx.db().pool.begin().await?;
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "group.deleted",
+        Target {
+            org_id: Some(org.id),
+            group_id: Some(group_id),
+            label: &name,
+            detail: Some(json!({ "slug": group_slug })),
+        },
+    )
+    .await?;
+    sqlx::query("DELETE FROM groups WHERE id = $1")
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn add_group_member(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+    email: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    let group = group_manager_access(ctx.db(), user, org_slug, group_slug).await?;
+    let email = Email::parse(email)?;
+    let role = Role::parse(role)?;
+    // Only members of the organization can join its groups.
+    let member: Option<(i64,)> = sqlx::query_as(
+        "SELECT u.id FROM users u JOIN org_memberships m ON m.user_id = u.id AND m.org_id = $1 \
+         WHERE u.email = $2 AND u.kind = 'human'",
+    )
+    .bind(group.org.id)
+    .bind(email.as_str())
+    .fetch_optional(&ctx.db().pool)
+    .await?;
+    let (member_id,) = member.ok_or_else(|| {
+        AppError::invalid(
+            "email",
+            "No member of this organization has this email. Add them to the organization first.",
+        )
+    })?;
+    let mut tx = ctx.db().pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO group_memberships (group_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (group_id, user_id) DO NOTHING",
+    )
+    .bind(group.group_id)
+    .bind(member_id)
+    .bind(role.as_str())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::invalid(
+            "email",
+            "This person is already in the group.",
+        ));
+    }
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "group.member_added",
+        Target {
+            org_id: Some(group.org.id),
+            group_id: Some(group.group_id),
+            label: email.as_str(),
+            detail: Some(json!({ "user_id": member_id, "role": role, "group": group.slug })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn group_membership(
+    db: &Db,
+    group_id: i64,
+    user_id: i64,
+) -> Result<(Role, String, String), AppError> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT m.role, u.kind, COALESCE(u.email, u.display_name) FROM group_memberships m \
+         JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND m.user_id = $2",
+    )
+    .bind(group_id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
+    Ok((role_from_db(&role), kind, label))
+}
+
+pub async fn set_group_member_role(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+    member_id: i64,
+    role: &str,
+) -> Result<(), AppError> {
+    let group = group_manager_access(ctx.db(), user, org_slug, group_slug).await?;
+    let role = Role::parse(role)?;
+    let (current, kind, label) = group_membership(ctx.db(), group.group_id, member_id).await?;
+    if kind == "technical" {
+        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
+    }
+    if current == role {
+        return Ok(());
+    }
+    let mut tx = ctx.db().pool.begin().await?;
+    sqlx::query("UPDATE group_memberships SET role = $1 WHERE group_id = $2 AND user_id = $3")
+        .bind(role.as_str())
+        .bind(group.group_id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "group.member_role_changed",
+        Target {
+            org_id: Some(group.org.id),
+            group_id: Some(group.group_id),
+            label: &label,
+            detail: Some(
+                json!({ "user_id": member_id, "from": current, "to": role, "group": group.slug }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_group_member(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+    member_id: i64,
+) -> Result<(), AppError> {
+    let group = group_manager_access(ctx.db(), user, org_slug, group_slug).await?;
+    let (_, kind, label) = group_membership(ctx.db(), group.group_id, member_id).await?;
+    if kind == "technical" {
+        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
+    }
+    let mut tx = ctx.db().pool.begin().await?;
+    sqlx::query("DELETE FROM group_memberships WHERE group_id = $1 AND user_id = $2")
+        .bind(group.group_id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        &actor(ctx, user),
+        "group.member_removed",
+        Target {
+            org_id: Some(group.org.id),
+            group_id: Some(group.group_id),
+            label: &label,
+            detail: Some(json!({ "user_id": member_id, "group": group.slug })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Command line and environment. Every setting has a default that works on a
+//! laptop; `latchkey --help` lists them with their environment variables.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey: a self-hosted access-token manager"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default when no command is given).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Load a demo organization "Acme" with two groups and users in every role.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a person's account. The password is read from standard input when it
+    /// is not a terminal, otherwise prompted for.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "name")]
+        display_name: String,
+        /// Make this account an instance admin (may create organizations).
+        #[arg(long)]
+        instance_admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization with an existing user as its first admin.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// URL name; derived from the name when left out.
+        #[arg(long)]
+        slug: Option<String>,
+        /// Email of the user who becomes the organization's admin.
+        #[arg(long)]
+        admin: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "LATCHKEY_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+
+    /// Directory for the embedded SQLite database when DATABASE_URL is not set.
+    #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL: sqlite://path or postgres://user@host/db. Defaults to
+    /// SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Mark cookies Secure; turn on when Latchkey is served over HTTPS.
+    #[arg(
+        long,
+        env = "LATCHKEY_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
+    pub secure_cookies: bool,
+
+    /// Hours a browser session stays valid without activity.
+    #[arg(
+        long,
+        env = "LATCHKEY_SESSION_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_hours: i64,
+
+    /// Take the client IP from X-Forwarded-For (only behind a proxy you trust).
+    #[arg(
+        long,
+        env = "LATCHKEY_TRUST_PROXY",
+        default_value_t = false,
+        global = true
+    )]
+    pub trust_proxy: bool,
+
+    /// Directory of the compiled site (WASM, JS, CSS).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: String,
+
+    /// Log format: text or json. Levels come from RUST_LOG (default info).
+    #[arg(
+        long,
+        env = "LATCHKEY_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: String,
+
+    /// Failed sign-ins for one account within 15 minutes before it is locked for
+    /// the rest of that window.
+    #[arg(
+        long,
+        env = "LATCHKEY_MAX_FAILED_SIGNINS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub max_failed_sign_ins_per_account: i64,
+
+    /// Failed sign-ins from one IP address within 15 minutes before it is refused.
+    #[arg(
+        long,
+        env = "LATCHKEY_MAX_FAILED_SIGNINS_PER_IP",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_failed_sign_ins_per_ip: i64,
+}
+
+impl Config {
+    pub fn database_url(&self) -> Result<String, super::db::DbSetupError> {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => Ok(url.clone()),
+            _ => super::db::sqlite_url_in(&self.data_dir),
+        }
+    }
+
+    /// Defaults for tests and tools that do not parse a command line.
+    pub fn for_database(url: String) -> Self {
+        let cli = Cli::parse_from(["latchkey"]);
+        Config {
+            database_url: Some(url),
+            ..cli.config
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Server-only infrastructure: configuration, database, sessions, HTTP wiring.
+
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod request;
+pub mod security;
+pub mod session_store;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,100 @@
+//! What a server function knows about the request it serves.
+
+use super::security::client_ip;
+use super::state::AppState;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use axum::extract::ConnectInfo;
+use axum::http::{header, request::Parts, StatusCode};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+
+pub const SESSION_USER_KEY: &str = "user_id";
+
+pub struct RequestCtx {
+    pub state: AppState,
+    pub session: Session,
+    pub ip: Option<IpAddr>,
+}
+
+impl RequestCtx {
+    pub async fn load() -> Result<Self, AppError> {
+        let state = use_context::<AppState>().ok_or(AppError::Internal)?;
+        let parts = use_context::<Parts>().ok_or(AppError::Internal)?;
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            tracing::error!("session layer missing");
+            AppError::Internal
+        })?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let ip = client_ip(&parts.headers, peer, state.config.trust_proxy);
+        Ok(RequestCtx { state, session, ip })
+    }
+
+    pub fn db(&self) -> &super::db::Db {
+        &self.state.db
+    }
+
+    pub fn ip_string(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    /// The signed-in user, re-read from the database on every request so that a
+    /// disabled account or a changed role takes effect at once.
+    pub async fn user(&self) -> Result<Option<CurrentUser>, AppError> {
+        let id: Option<i64> = self.session.get(SESSION_USER_KEY).await.map_err(|err| {
+            tracing::error!(error = %err, "session load failed");
+            AppError::Internal
+        })?;
+        let Some(id) = id else { return Ok(None) };
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, email, display_name, is_instance_admin FROM users \
+             WHERE id = $1 AND kind = 'human' AND is_disabled = 0",
+        )
+        .bind(id)
+        .fetch_optional(&self.db().pool)
+        .await?;
+        Ok(row.map(|(id, email, display_name, admin)| CurrentUser {
+            id,
+            email,
+            display_name,
+            is_instance_admin: admin != 0,
+        }))
+    }
+
+    pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
+        self.user().await?.ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Runs a server function body and, for callers that are not plain HTML forms,
+/// turns an error into the matching HTTP status. Plain form posts keep the
+/// redirect back to the form, which then shows the error.
+pub async fn respond<T>(body: impl Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    let result = body.await;
+    if let Err(err) = &result {
+        let accepts_html = use_context::<Parts>()
+            .and_then(|p| {
+                p.headers
+                    .get(header::ACCEPT)?
+                    .to_str()
+                    .ok()
+                    .map(|a| a.contains("text/html"))
+            })
+            .unwrap_or(false);
+        if !accepts_html {
+            if let (Some(options), Ok(status)) = (
+                use_context::<ResponseOptions>(),
+                StatusCode::from_u16(err.status()),
+            ) {
+                options.set_status(status);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,131 @@
+//! Builds the application from its configuration and serves it.
+
+use super::api;
+use super::config::Config;
+use super::db::{Db, DbSetupError};
+use super::security::{refuse_cross_site, security_headers};
+use super::session_store::DbSessionStore;
+use super::state::AppState;
+use crate::app::{shell, App};
+use axum::middleware;
+use axum::routing::{any, get};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "latchkey_session";
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    let env = match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("PROD") | Ok("prod") => leptos::config::Env::PROD,
+        _ => leptos::config::Env::DEV,
+    };
+    LeptosOptions::builder()
+        .output_name("latchkey")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .env(env)
+        .build()
+}
+
+/// Connects, migrates and returns the state the router runs on. A failed
+/// migration is an error here, so start-up stops with its message.
+pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
+    let url = config.database_url()?;
+    let db = Db::connect(&url).await?;
+    db.migrate().await?;
+    Ok(AppState {
+        leptos_options: leptos_options(&config),
+        db,
+        config: Arc::new(config),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let config = &state.config;
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(
+            config.session_hours,
+        )));
+    let leptos_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/api/{*rest}", any(api::api_not_found))
+        .leptos_routes(&state, routes, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Periodic housekeeping: expired sessions and old sign-in failures.
+pub fn spawn_background_jobs(state: &AppState) {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let store = DbSessionStore::new(db.clone());
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(err) = store.delete_expired().await {
+                tracing::warn!(error = %err, "could not delete expired sessions");
+            }
+            if let Err(err) = crate::auth::server::prune_sign_in_failures(&db).await {
+                tracing::warn!(error = %err, "could not prune sign-in failures");
+            }
+        }
+    });
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    spawn_background_jobs(&state);
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            sig.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
