@@ -1,1 +1,9 @@
+//! One integration-test binary: each test starts the real app on port 0 with a
+//! fresh database, on SQLite and (when reachable) on PostgreSQL.
 
+mod helpers;
+
+mod accounts;
+mod cli;
+mod orgs;
+mod pages;

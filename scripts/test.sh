@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit and integration tests (SQLite, and PostgreSQL
+# when LATCHKEY_TEST_POSTGRES_URL is set or a local server answers), then the
+# Playwright browser tests in Chromium, hydrated and without JavaScript.
+source "$(dirname "$0")/tools.sh"
+cd "$ROOT"
+ensure_rust_tools
+ensure_chromium
+ensure_e2e_packages
+
+if [ -z "${LATCHKEY_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null &&
+   pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+fi
+
+say "Unit and integration tests"
+cargo test --features ssr --no-default-features
+
+say "Building the app for the browser tests"
+cargo leptos build
+
+say "Browser tests (Chromium; hydrated and without JavaScript)"
+E2E_DATA="$(mktemp -d)"
+trap 'rm -rf "$E2E_DATA"' EXIT
+export LATCHKEY_E2E_DATA_DIR="$E2E_DATA"
+(cd end2end && npx playwright test)

@@ -1,0 +1,176 @@
+//! The command line, run as a real process against a temporary SQLite file.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn latchkey(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env("LATCHKEY_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn help_documents_commands_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), &["--help"], None);
+    let help = text(&out);
+    for needle in [
+        "serve",
+        "migrate",
+        "user",
+        "org",
+        "demo",
+        "DATABASE_URL",
+        "LATCHKEY_DATA_DIR",
+        "LATCHKEY_SECURE_COOKIES",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn migrate_user_create_and_org_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.path().join("latchkey.db").exists());
+
+    let out = latchkey(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--instance-admin",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("as instance admin"));
+    let out = latchkey(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+    let out = latchkey(
+        dir.path(),
+        &["user", "create", "--email", "x@example.com", "--name", "X"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("at least 12 characters"));
+
+    let out = latchkey(
+        dir.path(),
+        &[
+            "org",
+            "create",
+            "--name",
+            "Globex",
+            "--admin",
+            "ops@example.com",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("globex"));
+    let out = latchkey(
+        dir.path(),
+        &[
+            "org",
+            "create",
+            "--name",
+            "Nope",
+            "--admin",
+            "ghost@example.com",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn demo_loads_acme_with_every_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), &["demo"], None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    for needle in [
+        "Acme",
+        "admin@acme.test",
+        "olivia@acme.test",
+        "gary@acme.test",
+        "uma@acme.test",
+        "latchkey-demo-password",
+    ] {
+        assert!(printed.contains(needle), "demo output lacks {needle}");
+    }
+    let again = latchkey(dir.path(), &["demo"], None);
+    assert!(!again.status.success(), "loading twice is refused");
+}
+
+#[test]
+fn a_failed_migration_stops_start_up_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(latchkey(dir.path(), &["migrate"], None).status.success());
+    // Tamper with the recorded checksum, as if the migration file had changed.
+    let db = dir.path().join("latchkey.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", db.display());
+        let db = latchkey::server::db::Db::connect(&url).await.unwrap();
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = X'00'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        db.pool.close().await;
+    });
+    let out = latchkey(dir.path(), &["serve", "--addr", "127.0.0.1:0"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("database migration failed"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,216 @@
+use latchkey::domain::{DisplayName, Email, Password};
+use latchkey::server::audit::Actor;
+use latchkey::server::config::Config;
+use latchkey::server::db::Db;
+use latchkey::server::startup;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use sqlx::Connection;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each scenario twice, once per database. The PostgreSQL variant is
+/// skipped with a visible message when no server is configured, except in CI.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => $crate::helpers::postgres_skipped(stringify!($name)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_skipped(test: &str) {
+    if std::env::var("LATCHKEY_REQUIRE_POSTGRES").is_ok() {
+        panic!(
+            "PostgreSQL is required here but LATCHKEY_TEST_POSTGRES_URL is not set or unreachable"
+        );
+    }
+    eprintln!("SKIPPED {test} on PostgreSQL: set LATCHKEY_TEST_POSTGRES_URL to run it");
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh database for one test: a SQLite file in a temporary directory, or a
+/// new PostgreSQL database on the configured server.
+async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL").ok()?;
+            sqlx::any::install_default_drivers();
+            let mut conn = match sqlx::AnyConnection::connect(&admin_url).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    eprintln!("PostgreSQL at LATCHKEY_TEST_POSTGRES_URL is unreachable: {err}");
+                    return None;
+                }
+            };
+            let name = format!("latchkey_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            Some((format!("{base}/{name}"), None))
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}", nanos, std::process::id())
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let (url, dir) = fresh_database(backend).await?;
+    let config = Config::for_database(url);
+    let state = startup::prepare(config).await.expect("app starts");
+    let db = state.db.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(startup::serve(listener, state));
+    Some(TestApp {
+        base: format!("http://{addr}"),
+        db,
+        _dir: dir,
+    })
+}
+
+impl TestApp {
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Calls a server function the way the hydrated app does.
+    pub async fn rpc(
+        &self,
+        client: &Client,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let res = client
+            .post(format!("{}/rpc/{name}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> reqwest::Response {
+        // Page loads as a browser makes them.
+        client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a person directly in the database.
+    pub async fn create_person(&self, email: &str, name: &str) -> i64 {
+        latchkey::auth::server::create_user(
+            &self.db,
+            &Actor::system("test"),
+            &Email::parse(email).unwrap(),
+            &DisplayName::parse(name).unwrap(),
+            Password::parse_new(PASSWORD).unwrap(),
+            false,
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn sign_in(&self, email: &str) -> Client {
+        let client = self.client();
+        let (status, body) = self
+            .rpc(
+                &client,
+                "sign_in",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "sign-in of {email} failed: {body}");
+        client
+    }
+
+    /// Completes first-run setup; returns the instance admin's client.
+    pub async fn setup_admin(&self) -> Client {
+        let client = self.client();
+        let (status, body) = self
+            .rpc(
+                &client,
+                "setup_first_admin",
+                &[
+                    ("email", "root@example.com"),
+                    ("display_name", "Root Admin"),
+                    ("password", PASSWORD),
+                    ("password_confirm", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "setup failed: {body}");
+        client
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_events ORDER BY id")
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap();
+        rows.into_iter().map(|(a,)| a).collect()
+    }
+}
+
+/// The error variant name of a serialised `AppError`.
+pub fn error_kind(body: &Value) -> String {
+    match body {
+        Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,199 @@
+use crate::helpers::{TestApp, PASSWORD};
+use crate::on_both_databases;
+use reqwest::StatusCode;
+
+on_both_databases!(
+    health_probes_answer,
+    unknown_pages_are_real_404s,
+    pages_carry_security_headers_with_a_csp_nonce,
+    cross_site_posts_are_refused,
+    forms_work_without_javascript_and_keep_what_was_typed,
+    unknown_organization_page_is_404,
+    signed_in_pages_render_members_and_tabs,
+);
+
+async fn health_probes_answer(app: TestApp) {
+    let client = app.client();
+    let res = app.get(&client, "/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ok");
+    let res = app.get(&client, "/readyz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.db.pool.close().await;
+    let res = app.get(&client, "/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+async fn unknown_pages_are_real_404s(app: TestApp) {
+    app.setup_admin().await;
+    let res = app.get(&app.client(), "/no/such/page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+    let res = app.get(&app.client(), "/api/v1/nothing-here").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}
+
+async fn pages_carry_security_headers_with_a_csp_nonce(app: TestApp) {
+    let res = app.get(&app.client(), "/setup").await;
+    let headers = res.headers().clone();
+    let page = res.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("nonce in CSP");
+    assert!(
+        page.contains(&format!("nonce=\"{nonce}\"")),
+        "inline scripts carry the nonce"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    let res = app.get(&app.client(), "/healthz").await;
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+}
+
+async fn cross_site_posts_are_refused(app: TestApp) {
+    app.setup_admin().await;
+    app.create_person("ann@example.com", "Ann").await;
+    let client = app.client();
+    let post = |site: Option<&'static str>, origin: Option<&'static str>| {
+        let mut req = client
+            .post(format!("{}/rpc/sign_in", app.base))
+            .form(&[("email", "ann@example.com"), ("password", PASSWORD)]);
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.send()
+    };
+    assert_eq!(
+        post(Some("cross-site"), None).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(None, Some("https://evil.example"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(Some("same-origin"), None).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let origin: &'static str = Box::leak(app.base.clone().into_boxed_str());
+    assert_eq!(
+        post(None, Some(origin)).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+async fn forms_work_without_javascript_and_keep_what_was_typed(app: TestApp) {
+    let root = app.setup_admin().await;
+    // A plain HTML form post: the browser accepts HTML and sends a Referer.
+    let res = root
+        .post(format!("{}/rpc/create_org", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/", app.base))
+        .form(&[("name", "Typed Name"), ("slug", "Bad Slug!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("__err="), "{location}");
+    let path = location.trim_start_matches(&app.base);
+    let page = app.get(&root, path).await.text().await.unwrap();
+    assert!(
+        page.contains("Use 2–40 lower-case letters"),
+        "error shown next to the field"
+    );
+    assert!(page.contains("value=\"Typed Name\""), "typed name kept");
+    assert!(page.contains("aria-invalid=\"true\""));
+
+    let res = root
+        .post(format!("{}/rpc/create_org", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/", app.base))
+        .form(&[("name", "Typed Name"), ("slug", "typed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/orgs/typed");
+}
+
+async fn unknown_organization_page_is_404(app: TestApp) {
+    let root = app.setup_admin().await;
+    let res = app.get(&root, "/orgs/nothing-here").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Organization not found."));
+    let res = app.get(&app.client(), "/orgs/nothing-here").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FOUND,
+        "anonymous visitors are sent to sign in"
+    );
+    assert_eq!(res.headers()["location"], "/sign-in");
+}
+
+async fn signed_in_pages_render_members_and_tabs(app: TestApp) {
+    let root = app.setup_admin().await;
+    app.rpc(&root, "create_org", &[("name", "Acme"), ("slug", "acme")])
+        .await;
+    app.rpc(
+        &root,
+        "create_group",
+        &[("org", "acme"), ("name", "Platform"), ("slug", "platform")],
+    )
+    .await;
+    let page = app.get(&root, "/orgs/acme").await.text().await.unwrap();
+    for text in [
+        "Members",
+        "Groups",
+        "Access Tokens",
+        "Root Admin",
+        "Add a member",
+    ] {
+        assert!(page.contains(text), "{text} missing on the members tab");
+    }
+    let page = app
+        .get(&root, "/orgs/acme/groups")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Platform") && page.contains("Create a group"));
+    let page = app
+        .get(&root, "/orgs/acme/tokens")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("not available yet"),
+        "the token tab is an honest placeholder"
+    );
+    let page = app
+        .get(&root, "/orgs/acme/groups/platform")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Group in") && page.contains("Add to group"));
+    let page = app.get(&root, "/profile").await.text().await.unwrap();
+    assert!(page.contains("root@example.com"));
+}
