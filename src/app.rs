@@ -1,6 +1,6 @@
 //! The HTML shell, the app's routes and the layout around every page.
 
-use crate::auth::api::{get_session, SetupFirstAdmin, SignIn, SignOut};
+use crate::auth::api::{get_session, SignOut};
 use crate::auth::SessionInfo;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
@@ -38,13 +38,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, and the actions that change it; shared by every page.
+/// Who is signed in; shared by every page.
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub session: Resource<Result<SessionInfo, AppError>>,
-    pub sign_in: ServerAction<SignIn>,
-    pub sign_out: ServerAction<SignOut>,
-    pub setup: ServerAction<SetupFirstAdmin>,
 }
 
 #[component]
@@ -82,27 +79,15 @@ fn set_page_security_policy() {
 
 #[component]
 fn Layout() -> impl IntoView {
-    // Actions are made inside the router so a failed form post without
-    // JavaScript finds its error in the URL it was sent back to.
-    let sign_in = ServerAction::<SignIn>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let setup = ServerAction::<SetupFirstAdmin>::new();
+    let location = use_location();
+    // Signing in, setting up and signing out all end in a redirect, so a new
+    // path is when the session may have changed.
     let session = Resource::new(
-        move || {
-            (
-                sign_in.version().get(),
-                sign_out.version().get(),
-                setup.version().get(),
-            )
-        },
+        move || (location.pathname.get(), sign_out.version().get()),
         |_| get_session(),
     );
-    provide_context(Auth {
-        session,
-        sign_in,
-        sign_out,
-        setup,
-    });
+    provide_context(Auth { session });
 
     // Lets browser tests wait until the page is interactive.
     Effect::new(move |_| {
@@ -193,16 +178,18 @@ fn Sidebar() -> impl IntoView {
                                                 view! {
                                                     <li>
                                                         <A href=org_href.clone()>{org.name}</A>
-                                                        <ul>
-                                                            {org
-                                                                .groups
-                                                                .into_iter()
-                                                                .map(|g| {
-                                                                    let href = format!("{org_href}/groups/{}", g.slug);
-                                                                    view! { <li><A href=href>{g.name}</A></li> }
-                                                                })
-                                                                .collect_view()}
-                                                        </ul>
+                                                        {(!org.groups.is_empty()).then(|| view! {
+                                                            <ul>
+                                                                {org
+                                                                    .groups
+                                                                    .into_iter()
+                                                                    .map(|g| {
+                                                                        let href = format!("{org_href}/groups/{}", g.slug);
+                                                                        view! { <li><A href=href>{g.name}</A></li> }
+                                                                    })
+                                                                    .collect_view()}
+                                                            </ul>
+                                                        })}
                                                     </li>
                                                 }
                                             })

@@ -1,4 +1,5 @@
 use crate::app::Auth;
+use crate::auth::api::SetupFirstAdmin;
 use crate::auth::SessionInfo;
 use crate::components::{action_error, loading, Field, FormAlert};
 use leptos::prelude::*;
@@ -9,7 +10,9 @@ use leptos_router::components::Redirect;
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let error = action_error(auth.setup);
+    // Made under <Routes>, so a failed post without JavaScript finds its error.
+    let action = ServerAction::<SetupFirstAdmin>::new();
+    let error = action_error(action);
     view! {
         <Title text="Set up Latchkey"/>
         <Suspense fallback=loading>
@@ -19,7 +22,7 @@ pub fn SetupPage() -> impl IntoView {
                         <section class="card narrow">
                             <h1>"Welcome to Latchkey"</h1>
                             <p>"Create the first account. It becomes the instance admin, who creates organizations. This page is only offered once."</p>
-                            <ActionForm action=auth.setup>
+                            <ActionForm action=action>
                                 <FormAlert error/>
                                 <Field id="setup-email" name="email" label="Email" kind="email" autocomplete="email" error/>
                                 <Field id="setup-name" name="display_name" label="Display name" autocomplete="name" maxlength=100 error/>

@@ -1,4 +1,5 @@
 use crate::app::Auth;
+use crate::auth::api::SignIn;
 use crate::auth::SessionInfo;
 use crate::components::{action_error, loading, Field, FormAlert};
 use leptos::prelude::*;
@@ -8,7 +9,9 @@ use leptos_router::components::Redirect;
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let error = action_error(auth.sign_in);
+    // Made under <Routes>, so a failed post without JavaScript finds its error.
+    let action = ServerAction::<SignIn>::new();
+    let error = action_error(action);
     view! {
         <Title text="Sign in"/>
         <Suspense fallback=loading>
@@ -19,7 +22,7 @@ pub fn SignInPage() -> impl IntoView {
                     _ => view! {
                         <section class="card narrow">
                             <h1>"Sign in"</h1>
-                            <ActionForm action=auth.sign_in>
+                            <ActionForm action=action>
                                 <FormAlert error/>
                                 <Field id="signin-email" name="email" label="Email" kind="email" autocomplete="username" error/>
                                 <Field id="signin-password" name="password" label="Password" kind="password" autocomplete="current-password" error/>

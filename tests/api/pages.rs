@@ -130,6 +130,35 @@ async fn forms_work_without_javascript_and_keep_what_was_typed(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/orgs/typed");
+
+    // The sign-in form, whose action lives on its own page, does the same.
+    let visitor = app.client();
+    let res = visitor
+        .post(format!("{}/rpc/sign_in", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/sign-in", app.base))
+        .form(&[
+            ("email", "root@example.com"),
+            ("password", "wrong wrong wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let page = app
+        .get(&visitor, location.trim_start_matches(&app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("The email or password is not right."),
+        "sign-in error shown"
+    );
+    assert!(
+        page.contains("value=\"root@example.com\""),
+        "typed email kept"
+    );
 }
 
 async fn unknown_organization_page_is_404(app: TestApp) {

@@ -1,0 +1,64 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+
+export const ADMIN = { email: 'root@example.com', password: 'correct horse battery staple' };
+export const PASSWORD = 'correct horse battery staple';
+
+/** Opens a page; in the hydrated run, waits until WASM has taken over. */
+export async function open(page: Page, path: string, info: TestInfo) {
+  await page.goto(path);
+  await hydrated(page, info);
+}
+
+export async function hydrated(page: Page, info: TestInfo) {
+  if (jsEnabled(info)) {
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  }
+}
+
+export const jsEnabled = (info: TestInfo) => info.project.use.javaScriptEnabled !== false;
+
+/**
+ * Fails on any axe-core accessibility violation on the current page. axe needs
+ * script, so a page of the no-JavaScript run is scanned as the same URL with the
+ * same cookies in a page where only axe runs: the app's JS and WASM are blocked,
+ * leaving exactly the server-rendered HTML.
+ */
+export async function checkA11y(page: Page, javaScript = true) {
+  let target = page;
+  let scratch: BrowserContext | undefined;
+  if (!javaScript) {
+    const browser = page.context().browser()!;
+    scratch = await browser.newContext({
+      javaScriptEnabled: true,
+      storageState: await page.context().storageState(),
+    });
+    target = await scratch.newPage();
+    await target.route(/\/pkg\/.*\.(js|wasm)$/, (route) => route.abort());
+    await target.goto(page.url());
+  }
+  const results = await new AxeBuilder({ page: target }).analyze();
+  await scratch?.close();
+  const summary = results.violations.map(
+    (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
+  );
+  expect(summary, `accessibility violations on ${page.url()}`).toEqual([]);
+}
+
+export async function signIn(page: Page, info: TestInfo, email = ADMIN.email, password = ADMIN.password) {
+  await open(page, '/sign-in', info);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: /^Hello, / })).toBeVisible();
+  await hydrated(page, info);
+}
+
+/** Creates an account with the real command line, on the server's database. */
+export function createUser(email: string, name: string) {
+  execFileSync('../target/debug/latchkey', ['user', 'create', '--email', email, '--name', name], {
+    input: `${PASSWORD}\n`,
+    env: { ...process.env, LATCHKEY_DATA_DIR: process.env.LATCHKEY_E2E_DATA_DIR, DATABASE_URL: '' },
+  });
+}
