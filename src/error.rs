@@ -133,6 +133,15 @@ fn first_line(msg: &str) -> String {
         .collect()
 }
 
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    /// Database failures are logged in full and reach the user only as `Internal`.
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "database error");
+        AppError::Internal
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,14 +166,5 @@ mod tests {
         ));
         assert_eq!(err, AppError::Internal);
         assert!(!err.to_string().contains("UNIQUE"));
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<sqlx::Error> for AppError {
-    /// Database failures are logged in full and reach the user only as `Internal`.
-    fn from(err: sqlx::Error) -> Self {
-        tracing::error!(error = %err, "database error");
-        AppError::Internal
     }
 }

@@ -41,7 +41,7 @@ fn MyOrganizations() -> impl IntoView {
                                         <li>
                                             <a href=href>{org.name}</a>
                                             <span class="badge" class:badge-accent=org.role == Role::Admin>{org.role.label()}</span>
-                                            <span class="muted">{format!("{groups} group{}", if groups == 1 { "" } else { "s" })}</span>
+                                            <span class="muted">{format!("you are in {groups} of its groups")}</span>
                                         </li>
                                     }
                                 }).collect_view()}
