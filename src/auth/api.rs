@@ -3,14 +3,14 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::request::{respond, RequestCtx};
+use crate::server::request::RequestCtx;
 
 #[server(prefix = "/rpc", endpoint = "get_session")]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         super::server::session_info(&ctx).await
-    })
+    }
     .await
 }
 
@@ -21,7 +21,7 @@ pub async fn setup_first_admin(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         super::server::setup_first_admin(&ctx, &email, &display_name, &password, &password_confirm)
             .await
@@ -33,30 +33,30 @@ pub async fn setup_first_admin(
             })?;
         leptos_axum::redirect("/");
         Ok(())
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         super::server::sign_in(&ctx, &email, &password)
             .await
             .map_err(|e| e.with_input([("email", email.as_str())]))?;
         leptos_axum::redirect("/");
         Ok(())
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         super::server::sign_out(&ctx).await?;
         leptos_axum::redirect("/sign-in");
         Ok(())
-    })
+    }
     .await
 }

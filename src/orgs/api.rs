@@ -6,24 +6,21 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {
-    super::server,
-    crate::server::request::{respond, RequestCtx},
-};
+use {super::server, crate::server::request::RequestCtx};
 
 #[server(prefix = "/rpc", endpoint = "list_my_orgs")]
 pub async fn list_my_orgs() -> Result<Vec<MyOrg>, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::list_my_orgs(ctx.db(), user.id).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_org")]
 pub async fn create_org(name: String, slug: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let slug = server::create_org_as(&ctx, &user, &name, &slug)
@@ -31,13 +28,13 @@ pub async fn create_org(name: String, slug: String) -> Result<(), AppError> {
             .map_err(|e| e.with_input([("name", name.as_str()), ("slug", slug.as_str())]))?;
         leptos_axum::redirect(&format!("/orgs/{slug}"));
         Ok(())
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "get_org")]
 pub async fn get_org(org: String) -> Result<OrgView, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let access = server::org_access(ctx.db(), &user, &org).await?;
@@ -46,105 +43,105 @@ pub async fn get_org(org: String) -> Result<OrgView, AppError> {
             name: access.name,
             my_role: access.role,
         })
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_org_members")]
 pub async fn list_org_members(org: String) -> Result<Vec<Member>, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let access = server::org_access(ctx.db(), &user, &org).await?;
         server::list_org_members(ctx.db(), access.id).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "add_org_member")]
 pub async fn add_org_member(org: String, email: String, role: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::add_org_member(&ctx, &user, &org, &email, &role)
             .await
             .map_err(|e| e.with_input([("email", email.as_str()), ("role", role.as_str())]))
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "set_org_member_role")]
 pub async fn set_org_member_role(org: String, user_id: i64, role: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::set_org_member_role(&ctx, &user, &org, user_id, &role).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_org_member")]
 pub async fn remove_org_member(org: String, user_id: i64) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::remove_org_member(&ctx, &user, &org, user_id).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_groups")]
 pub async fn list_groups(org: String) -> Result<Vec<GroupSummary>, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let access = server::org_access(ctx.db(), &user, &org).await?;
         server::list_groups(ctx.db(), access.id).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_group")]
 pub async fn create_group(org: String, name: String, slug: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::create_group(&ctx, &user, &org, &name, &slug)
             .await
             .map_err(|e| e.with_input([("name", name.as_str()), ("slug", slug.as_str())]))
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_group")]
 pub async fn delete_group(org: String, group: String) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::delete_group(&ctx, &user, &org, &group).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "get_group")]
 pub async fn get_group(org: String, group: String) -> Result<GroupView, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let access = server::group_access(ctx.db(), &user, &org, &group).await?;
         Ok(access.view())
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_group_members")]
 pub async fn list_group_members(org: String, group: String) -> Result<Vec<Member>, AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         let access = server::group_access(ctx.db(), &user, &org, &group).await?;
         server::list_group_members(ctx.db(), access.group_id).await
-    })
+    }
     .await
 }
 
@@ -155,13 +152,13 @@ pub async fn add_group_member(
     email: String,
     role: String,
 ) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::add_group_member(&ctx, &user, &org, &group, &email, &role)
             .await
             .map_err(|e| e.with_input([("email", email.as_str()), ("role", role.as_str())]))
-    })
+    }
     .await
 }
 
@@ -172,20 +169,20 @@ pub async fn set_group_member_role(
     user_id: i64,
     role: String,
 ) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::set_group_member_role(&ctx, &user, &org, &group, user_id, &role).await
-    })
+    }
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_group_member")]
 pub async fn remove_group_member(org: String, group: String, user_id: i64) -> Result<(), AppError> {
-    respond(async {
+    async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         server::remove_group_member(&ctx, &user, &org, &group, user_id).await
-    })
+    }
     .await
 }

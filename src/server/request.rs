@@ -5,10 +5,8 @@ use super::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use axum::extract::ConnectInfo;
-use axum::http::{header, request::Parts, StatusCode};
+use axum::http::request::Parts;
 use leptos::prelude::use_context;
-use leptos_axum::ResponseOptions;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 
@@ -70,31 +68,4 @@ impl RequestCtx {
     pub async fn require_user(&self) -> Result<CurrentUser, AppError> {
         self.user().await?.ok_or(AppError::Unauthenticated)
     }
-}
-
-/// Runs a server function body and, for callers that are not plain HTML forms,
-/// turns an error into the matching HTTP status. Plain form posts keep the
-/// redirect back to the form, which then shows the error.
-pub async fn respond<T>(body: impl Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
-    let result = body.await;
-    if let Err(err) = &result {
-        let accepts_html = use_context::<Parts>()
-            .and_then(|p| {
-                p.headers
-                    .get(header::ACCEPT)?
-                    .to_str()
-                    .ok()
-                    .map(|a| a.contains("text/html"))
-            })
-            .unwrap_or(false);
-        if !accepts_html {
-            if let (Some(options), Ok(status)) = (
-                use_context::<ResponseOptions>(),
-                StatusCode::from_u16(err.status()),
-            ) {
-                options.set_status(status);
-            }
-        }
-    }
-    result
 }

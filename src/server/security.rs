@@ -1,5 +1,6 @@
 //! Request-level defences: cross-site request refusal and security headers.
 
+use crate::error::AppError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -68,6 +69,28 @@ pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// Server functions answer every error with 500; this gives each `AppError` its
+/// own status (422 for bad input, 404, 403, …), including errors raised before
+/// the function body ran, such as a malformed argument. Plain HTML form posts
+/// are redirects and pass untouched.
+pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// The policy for server-rendered pages; `nonce` marks Leptos' inline scripts.

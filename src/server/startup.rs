@@ -3,7 +3,7 @@
 use super::api;
 use super::config::Config;
 use super::db::{Db, DbSetupError};
-use super::security::{refuse_cross_site, security_headers};
+use super::security::{refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
 use super::state::AppState;
 use crate::app::{shell, App};
@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
+        .layer(middleware::from_fn(server_fn_error_status))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .layer(RequestBodyLimitLayer::new(64 * 1024))

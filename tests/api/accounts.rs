@@ -1,4 +1,4 @@
-use crate::helpers::{error_kind, TestApp, PASSWORD};
+use crate::helpers::{error_kind, spawn_app_with, TestApp, PASSWORD};
 use crate::on_both_databases;
 use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
@@ -13,6 +13,9 @@ on_both_databases!(
     repeated_failed_sign_ins_are_refused_for_a_while,
     disabled_account_cannot_sign_in_and_loses_its_session,
     passwords_are_stored_as_argon2id_hashes,
+    failed_sign_ins_from_one_address_are_refused_across_accounts,
+    cookies_are_secure_when_configured_for_https,
+    malformed_requests_are_client_errors_not_500,
 );
 
 async fn first_visit_offers_setup_until_an_admin_exists(app: TestApp) {
@@ -270,4 +273,82 @@ async fn passwords_are_stored_as_argon2id_hashes(app: TestApp) {
         "{hash}"
     );
     assert!(!hash.contains(PASSWORD));
+}
+
+async fn failed_sign_ins_from_one_address_are_refused_across_accounts(app: TestApp) {
+    let app = spawn_app_with(app.backend, |c| c.max_failed_sign_ins_per_ip = 3)
+        .await
+        .unwrap();
+    app.setup_admin().await;
+    app.create_person("ann@example.com", "Ann").await;
+    let client = app.client();
+    for n in 0..3 {
+        let email = format!("guess{n}@example.com");
+        let (status, _) = app
+            .rpc(
+                &client,
+                "sign_in",
+                &[("email", &email), ("password", "guess guess guess")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, body) = app
+        .rpc(
+            &client,
+            "sign_in",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (failures,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'user.sign_in_failed'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(failures, 3);
+}
+
+async fn cookies_are_secure_when_configured_for_https(app: TestApp) {
+    let app = spawn_app_with(app.backend, |c| c.secure_cookies = true)
+        .await
+        .unwrap();
+    let res = app
+        .client()
+        .post(format!("{}/rpc/setup_first_admin", app.base))
+        .form(&[
+            ("email", "root@example.com"),
+            ("display_name", "Root"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+async fn malformed_requests_are_client_errors_not_500(app: TestApp) {
+    let admin = app.setup_admin().await;
+    let (status, body) = app
+        .rpc(
+            &admin,
+            "remove_org_member",
+            &[("org", "acme"), ("user_id", "abc")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_kind(&body), "BadRequest");
+    let (status, _) = app
+        .rpc(&app.client(), "sign_in", &[("email", "root@example.com")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let res = admin
+        .post(format!("{}/rpc/create_org", app.base))
+        .form(&[("name", "x".repeat(100_000).as_str()), ("slug", "big")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }

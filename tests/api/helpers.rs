@@ -52,6 +52,7 @@ pub fn postgres_skipped(test: &str) {
 }
 
 pub struct TestApp {
+    pub backend: Backend,
     pub base: String,
     pub db: Db,
     _dir: Option<tempfile::TempDir>,
@@ -97,14 +98,24 @@ fn random_suffix() -> String {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like `spawn_app`, with settings changed first.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let (url, dir) = fresh_database(backend).await?;
-    let config = Config::for_database(url);
+    let mut config = Config::for_database(url);
+    configure(&mut config);
     let state = startup::prepare(config).await.expect("app starts");
     let db = state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(startup::serve(listener, state));
     Some(TestApp {
+        backend,
         base: format!("http://{addr}"),
         db,
         _dir: dir,
