@@ -13,6 +13,13 @@ if [ -z "${LATCHKEY_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null 
   export LATCHKEY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
 fi
 
+# Each PostgreSQL test makes its own database; clear out the previous run's.
+if [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ] && command -v psql >/dev/null; then
+  psql "$LATCHKEY_TEST_POSTGRES_URL" -Atc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'latchkey_test_%'" 2>/dev/null |
+    while read -r db; do psql "$LATCHKEY_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
 say "Unit and integration tests"
 cargo test --features ssr --no-default-features
 
