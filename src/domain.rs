@@ -220,6 +220,128 @@ impl Role {
     }
 }
 
+/// What a token is for, trimmed, 1–100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        bounded_text(raw, "name", "a name for the token", 100).map(TokenName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The expiry chosen in a create dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    /// Seconds from now.
+    In(i64),
+    /// A Unix time.
+    At(i64),
+    Never,
+}
+
+impl ExpiryChoice {
+    pub const PRESETS: &'static [(&'static str, &'static str)] = &[
+        ("30m", "30 minutes"),
+        ("6h", "6 hours"),
+        ("7d", "7 days"),
+        ("30d", "30 days"),
+        ("90d", "90 days"),
+        ("custom", "Custom date and time (UTC)"),
+        ("never", "Never"),
+    ];
+
+    /// `custom` is a `datetime-local` value (`2026-12-31T23:59`), read as UTC.
+    pub fn parse(preset: &str, custom: &str) -> Result<Self, AppError> {
+        const DAY: i64 = 24 * 3600;
+        Ok(match preset {
+            "30m" => ExpiryChoice::In(30 * 60),
+            "6h" => ExpiryChoice::In(6 * 3600),
+            "7d" => ExpiryChoice::In(7 * DAY),
+            "30d" => ExpiryChoice::In(30 * DAY),
+            "90d" => ExpiryChoice::In(90 * DAY),
+            "never" => ExpiryChoice::Never,
+            "custom" => {
+                let format =
+                    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+                let at = time::PrimitiveDateTime::parse(custom.trim(), format).map_err(|_| {
+                    AppError::invalid(
+                        "custom_expiry",
+                        "Enter a date and time like 2026-12-31T23:59.",
+                    )
+                })?;
+                ExpiryChoice::At(at.assume_utc().unix_timestamp())
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "expiry",
+                    "Choose when the token expires.",
+                ))
+            }
+        })
+    }
+
+    pub fn expires_at(self, now: i64) -> Option<i64> {
+        match self {
+            ExpiryChoice::In(secs) => Some(now + secs),
+            ExpiryChoice::At(at) => Some(at),
+            ExpiryChoice::Never => None,
+        }
+    }
+}
+
+/// Limits on token lifetimes, from the instance configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryPolicy {
+    pub max_lifetime_days: Option<i64>,
+    pub allow_non_expiring: bool,
+}
+
+impl ExpiryPolicy {
+    /// The expiry time for `choice`, or why it is not allowed.
+    pub fn resolve(&self, choice: ExpiryChoice, now: i64) -> Result<Option<i64>, AppError> {
+        let expires_at = choice.expires_at(now);
+        match expires_at {
+            None if !self.allow_non_expiring => Err(AppError::invalid(
+                "expiry",
+                "Tokens must expire on this server; choose an expiry.",
+            )),
+            Some(at) if at <= now + 60 => Err(AppError::invalid(
+                "custom_expiry",
+                "Choose a time in the future.",
+            )),
+            Some(at)
+                if self
+                    .max_lifetime_days
+                    .is_some_and(|days| at > now + days * 24 * 3600) =>
+            {
+                Err(AppError::invalid(
+                    "expiry",
+                    format!(
+                        "Tokens on this server live at most {} days; choose an earlier expiry.",
+                        self.max_lifetime_days.unwrap_or_default()
+                    ),
+                ))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Whether a preset can be offered at all under this policy.
+    pub fn offers(&self, preset: &str) -> bool {
+        match ExpiryChoice::parse(preset, "") {
+            Ok(ExpiryChoice::Never) => self.allow_non_expiring,
+            Ok(ExpiryChoice::In(secs)) => {
+                self.max_lifetime_days.is_none_or(|d| secs <= d * 24 * 3600)
+            }
+            _ => preset == "custom",
+        }
+    }
+}
+
 fn bounded_text(raw: &str, field: &str, what: &str, max: usize) -> Result<String, AppError> {
     let value = raw.trim();
     if value.is_empty() {
@@ -299,6 +421,70 @@ mod tests {
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse(&"n".repeat(81)).is_err());
         assert!(DisplayName::parse("Ada\u{0007}").is_err());
+    }
+
+    #[test]
+    fn token_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            TokenName::parse("  CI deploy ").unwrap().as_str(),
+            "CI deploy"
+        );
+        assert!(TokenName::parse(" ").is_err());
+        assert!(TokenName::parse(&"x".repeat(101)).is_err());
+        assert!(TokenName::parse(&"x".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn expiry_presets_and_custom_times() {
+        let now = 1_000_000;
+        assert_eq!(
+            ExpiryChoice::parse("30m", "").unwrap().expires_at(now),
+            Some(now + 1800)
+        );
+        assert_eq!(
+            ExpiryChoice::parse("90d", "").unwrap().expires_at(now),
+            Some(now + 90 * 86400)
+        );
+        assert_eq!(
+            ExpiryChoice::parse("never", "").unwrap().expires_at(now),
+            None
+        );
+        assert_eq!(
+            ExpiryChoice::parse("custom", "2030-01-02T03:04").unwrap(),
+            ExpiryChoice::At(1_893_553_440)
+        );
+        assert!(ExpiryChoice::parse("custom", "tomorrow")
+            .unwrap_err()
+            .field_message("custom_expiry")
+            .is_some());
+        assert!(ExpiryChoice::parse("1y", "").is_err());
+    }
+
+    #[test]
+    fn expiry_policy_refuses_past_too_long_and_forbidden_never() {
+        let now = 1_000_000;
+        let open = ExpiryPolicy {
+            max_lifetime_days: None,
+            allow_non_expiring: true,
+        };
+        assert_eq!(open.resolve(ExpiryChoice::Never, now).unwrap(), None);
+        assert!(open.resolve(ExpiryChoice::At(now - 10), now).is_err());
+        let strict = ExpiryPolicy {
+            max_lifetime_days: Some(30),
+            allow_non_expiring: false,
+        };
+        assert!(strict.resolve(ExpiryChoice::Never, now).is_err());
+        assert!(strict.resolve(ExpiryChoice::In(90 * 86400), now).is_err());
+        assert_eq!(
+            strict.resolve(ExpiryChoice::In(7 * 86400), now).unwrap(),
+            Some(now + 7 * 86400)
+        );
+        assert!(
+            !strict.offers("never")
+                && !strict.offers("90d")
+                && strict.offers("30d")
+                && strict.offers("custom")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod orgs;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod tokens;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

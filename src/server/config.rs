@@ -129,6 +129,24 @@ pub struct Config {
     )]
     pub log_format: String,
 
+    /// Longest lifetime, in days, of a new access token (no limit when unset).
+    #[arg(long, env = "LATCHKEY_TOKEN_MAX_LIFETIME_DAYS", global = true)]
+    pub token_max_lifetime_days: Option<i64>,
+
+    /// Whether access tokens may be created without an expiry.
+    #[arg(long, env = "LATCHKEY_ALLOW_NON_EXPIRING_TOKENS", default_value_t = true,
+          action = clap::ArgAction::Set, global = true)]
+    pub allow_non_expiring_tokens: bool,
+
+    /// How often token last-use times are written, in milliseconds.
+    #[arg(
+        long,
+        env = "LATCHKEY_USAGE_FLUSH_MILLIS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub usage_flush_millis: u64,
+
     /// Failed sign-ins for one account within 15 minutes before it is locked for
     /// the rest of that window.
     #[arg(
@@ -154,6 +172,13 @@ impl Config {
         match &self.database_url {
             Some(url) if !url.trim().is_empty() => Ok(url.clone()),
             _ => super::db::sqlite_url_in(&self.data_dir),
+        }
+    }
+
+    pub fn expiry_policy(&self) -> crate::domain::ExpiryPolicy {
+        crate::domain::ExpiryPolicy {
+            max_lifetime_days: self.token_max_lifetime_days,
+            allow_non_expiring: self.allow_non_expiring_tokens,
         }
     }
 

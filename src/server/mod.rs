@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod request;
+pub mod rest;
 pub mod security;
 pub mod session_store;
 pub mod startup;

@@ -46,6 +46,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
         leptos_options: leptos_options(&config),
         db,
         config: Arc::new(config),
+        usage: Default::default(),
     })
 }
 
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
 
     Router::new()
+        .route("/api/v1/whoami", get(super::rest::whoami))
         .route("/api/{*rest}", any(api::api_not_found))
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
@@ -81,8 +83,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Periodic housekeeping: expired sessions and old sign-in failures.
+/// Periodic housekeeping: token last-use batches, expired sessions and old
+/// sign-in failures.
 pub fn spawn_background_jobs(state: &AppState) {
+    let (db, usage) = (state.db.clone(), state.usage.clone());
+    let every = Duration::from_millis(state.config.usage_flush_millis.max(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(err) = usage.flush(&db).await {
+                tracing::warn!(error = %err, "could not record token use");
+            }
+        }
+    });
     let db = state.db.clone();
     tokio::spawn(async move {
         let store = DbSessionStore::new(db.clone());

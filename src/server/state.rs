@@ -1,5 +1,6 @@
 use super::config::Config;
 use super::db::Db;
+use crate::tokens::server::UsageRecorder;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -10,4 +11,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    /// Token uses waiting to be written in the next batch.
+    pub usage: UsageRecorder,
 }

@@ -54,6 +54,7 @@ pub fn postgres_skipped(test: &str) {
 pub struct TestApp {
     pub backend: Backend,
     pub base: String,
+    pub db_url: String,
     pub db: Db,
     _dir: Option<tempfile::TempDir>,
 }
@@ -107,7 +108,7 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
     let (url, dir) = fresh_database(backend).await?;
-    let mut config = Config::for_database(url);
+    let mut config = Config::for_database(url.clone());
     configure(&mut config);
     let state = startup::prepare(config).await.expect("app starts");
     let db = state.db.clone();
@@ -116,6 +117,7 @@ pub async fn spawn_app_with(
     tokio::spawn(startup::serve(listener, state));
     Some(TestApp {
         backend,
+        db_url: url,
         base: format!("http://{addr}"),
         db,
         _dir: dir,

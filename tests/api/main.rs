@@ -7,3 +7,4 @@ mod accounts;
 mod cli;
 mod orgs;
 mod pages;
+mod tokens;

@@ -1,0 +1,96 @@
+//! Server functions for personal tokens: session check, then `server.rs`.
+
+use super::{CreatedToken, TokenSummary};
+use crate::domain::ExpiryPolicy;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::server,
+    crate::server::{audit::Actor, request::RequestCtx},
+};
+
+#[server(prefix = "/rpc", endpoint = "list_my_tokens")]
+pub async fn list_my_tokens() -> Result<Vec<TokenSummary>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::list_personal(ctx.db(), user.id).await
+}
+
+/// The instance's expiry rules, so the dialog offers only allowed presets.
+#[server(prefix = "/rpc", endpoint = "token_policy")]
+pub async fn token_policy() -> Result<ExpiryPolicy, AppError> {
+    let ctx = RequestCtx::load().await?;
+    ctx.require_user().await?;
+    Ok(ctx.state.config.expiry_policy())
+}
+
+#[server(prefix = "/rpc", endpoint = "create_my_token")]
+pub async fn create_my_token(
+    name: String,
+    expiry: String,
+    #[server(default)] custom_expiry: String,
+) -> Result<CreatedToken, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: &user.email,
+        ip: ctx.ip_string(),
+    };
+    let policy = ctx.state.config.expiry_policy();
+    server::create_personal(
+        ctx.db(),
+        &actor,
+        user.id,
+        &name,
+        &expiry,
+        &custom_expiry,
+        &policy,
+    )
+    .await
+    .map_err(|e| {
+        e.with_input([
+            ("name", name.as_str()),
+            ("expiry", expiry.as_str()),
+            ("custom_expiry", custom_expiry.as_str()),
+        ])
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "set_my_token_enabled")]
+pub async fn set_my_token_enabled(token_id: i64, enabled: bool) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: &user.email,
+        ip: ctx.ip_string(),
+    };
+    server::set_personal_enabled(ctx.db(), &actor, user.id, token_id, enabled).await
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_my_token")]
+pub async fn delete_my_token(token_id: i64) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: &user.email,
+        ip: ctx.ip_string(),
+    };
+    server::delete_personal(ctx.db(), &actor, user.id, token_id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_all_my_tokens")]
+pub async fn revoke_all_my_tokens() -> Result<u64, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: &user.email,
+        ip: ctx.ip_string(),
+    };
+    server::revoke_all_personal(ctx.db(), &actor, user.id).await
+}

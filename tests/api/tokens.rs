@@ -1,0 +1,525 @@
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::on_both_databases;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+on_both_databases!(
+    created_token_is_shown_once_and_stored_only_as_a_digest,
+    whoami_accepts_bearer_and_api_token_headers,
+    every_token_state_is_checked_by_whoami,
+    missing_and_malformed_tokens_get_rfc6750_answers,
+    a_token_follows_the_users_current_memberships,
+    another_users_token_id_is_not_found_and_unchanged,
+    expiry_choices_follow_the_instance_policy,
+    token_names_are_validated_and_duplicates_warned,
+    at_most_500_tokens_per_user,
+    revoke_all_disables_every_token,
+    last_use_is_recorded_in_the_background,
+);
+
+async fn person(app: &TestApp, email: &str) -> Client {
+    app.create_person(email, email.split('@').next().unwrap())
+        .await;
+    app.sign_in(email).await
+}
+
+async fn create(app: &TestApp, client: &Client, name: &str, expiry: &str) -> Value {
+    let (status, body) = app
+        .rpc(
+            client,
+            "create_my_token",
+            &[("name", name), ("expiry", expiry)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Option<String>, Value) {
+    let res = app
+        .client()
+        .get(format!("{}/api/v1/whoami", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, challenge, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn set_enabled(app: &TestApp, client: &Client, id: &str, enabled: &str) -> StatusCode {
+    app.rpc(
+        client,
+        "set_my_token_enabled",
+        &[("token_id", id), ("enabled", enabled)],
+    )
+    .await
+    .0
+}
+
+/// Every stored byte, to look for a secret in: the SQLite files, or each
+/// PostgreSQL row as text.
+async fn everything_stored(app: &TestApp) -> String {
+    match app.backend {
+        Backend::Sqlite => {
+            let url = app.db_url.trim_start_matches("sqlite://");
+            let path = url.split('?').next().unwrap();
+            let mut all = Vec::new();
+            for suffix in ["", "-wal"] {
+                if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                    all.extend(bytes);
+                }
+            }
+            String::from_utf8_lossy(&all).into_owned()
+        }
+        Backend::Postgres => {
+            let tables: Vec<(String,)> =
+                sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                    .fetch_all(&app.db.pool)
+                    .await
+                    .unwrap();
+            let mut all = String::new();
+            for (table,) in tables {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT t::text FROM {table} t"))
+                        .fetch_all(&app.db.pool)
+                        .await
+                        .unwrap();
+                for (row,) in rows {
+                    all.push_str(&row);
+                }
+            }
+            all
+        }
+    }
+}
+
+async fn created_token_is_shown_once_and_stored_only_as_a_digest(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "CI deploy", "30d").await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("lkp_") && secret.len() == 42, "{secret}");
+    assert_eq!(created["token"]["status"], "active");
+    assert!(created["token"]["hint"]
+        .as_str()
+        .unwrap()
+        .ends_with(&secret[38..]));
+
+    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        !list.to_string().contains(&secret),
+        "the list never carries the secret"
+    );
+    let page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
+    assert!(!page.contains(&secret));
+
+    let stored = everything_stored(&app).await;
+    assert!(!stored.is_empty());
+    assert!(
+        !stored.contains(&secret),
+        "plaintext token found in the database"
+    );
+    assert!(
+        !stored.contains(&secret[4..]),
+        "token body found in the database"
+    );
+    let audit: Vec<(String,)> = sqlx::query_as("SELECT detail FROM audit_events")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(audit.iter().all(|(d,)| !d.contains(&secret[4..])));
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"token.created".to_string()));
+}
+
+async fn whoami_accepts_bearer_and_api_token_headers(app: TestApp) {
+    let root = app.setup_admin().await;
+    app.rpc(&root, "create_org", &[("name", "Acme"), ("slug", "acme")])
+        .await;
+    app.rpc(
+        &root,
+        "create_group",
+        &[("org", "acme"), ("name", "Platform"), ("slug", "platform")],
+    )
+    .await;
+    app.rpc(
+        &root,
+        "add_group_member",
+        &[
+            ("org", "acme"),
+            ("group", "platform"),
+            ("email", "root@example.com"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    let created = create(&app, &root, "script", "7d").await;
+    let secret = created["secret"].as_str().unwrap();
+
+    let (status, _, body) = whoami(&app, secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["acts_as"]["email"], "root@example.com");
+    assert_eq!(body["acts_as"]["kind"], "human");
+    assert_eq!(body["token"]["name"], "script");
+    assert_eq!(body["token"]["kind"], "personal");
+    assert_eq!(body["token"]["id"], created["token"]["id"]);
+    assert!(body["token"]["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["organizations"][0]["slug"], "acme");
+    assert_eq!(body["organizations"][0]["role"], "admin");
+    assert_eq!(body["organizations"][0]["groups"][0]["slug"], "platform");
+    assert_eq!(body["organizations"][0]["groups"][0]["role"], "admin");
+
+    let res = app
+        .client()
+        .get(format!("{}/api/v1/whoami", app.base))
+        .header("apiToken", secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn every_token_state_is_checked_by_whoami(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "states", "never").await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["token"]["id"].to_string();
+    let refused = |(status, challenge, body): (StatusCode, Option<String>, Value)| {
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer realm="latchkey", error="invalid_token""#)
+        );
+        assert_eq!(body["error"], "invalid_token");
+    };
+
+    assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+    assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
+    refused(whoami(&app, &secret).await);
+    assert_eq!(set_enabled(&app, &ann, &id, "true").await, StatusCode::OK);
+    assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+
+    // A disabled user's tokens stop working.
+    sqlx::query("UPDATE users SET is_disabled = 1 WHERE email = 'ann@example.com'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    refused(whoami(&app, &secret).await);
+    sqlx::query("UPDATE users SET is_disabled = 0 WHERE email = 'ann@example.com'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+
+    // Expired: refused, listed as Expired, and cannot be enabled again.
+    sqlx::query("UPDATE access_tokens SET expires_at = 1000")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    refused(whoami(&app, &secret).await);
+    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    assert_eq!(list[0]["status"], "expired");
+    assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
+    assert_eq!(
+        set_enabled(&app, &ann, &id, "true").await,
+        StatusCode::CONFLICT
+    );
+
+    // Deleted: gone from the list and refused.
+    let (status, _) = app.rpc(&ann, "delete_my_token", &[("token_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    refused(whoami(&app, &secret).await);
+    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    let actions = app.audit_actions().await;
+    for expected in ["token.disabled", "token.enabled", "token.deleted"] {
+        assert!(
+            actions.contains(&expected.to_string()),
+            "missing {expected}"
+        );
+    }
+}
+
+async fn missing_and_malformed_tokens_get_rfc6750_answers(app: TestApp) {
+    let res = app
+        .client()
+        .get(format!("{}/api/v1/whoami", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="latchkey""#
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+
+    // Malformed, a wrong checksum, and a well-formed token nobody issued.
+    let unknown = {
+        let created = {
+            app.setup_admin().await;
+            let ann = person(&app, "ann@example.com").await;
+            create(&app, &ann, "x", "7d").await
+        };
+        let secret = created["secret"].as_str().unwrap().to_string();
+        let id = created["token"]["id"].as_i64().unwrap();
+        sqlx::query("DELETE FROM access_tokens WHERE id = $1")
+            .bind(id)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        secret
+    };
+    let mut wrong_checksum = unknown.clone();
+    let last = wrong_checksum.pop().unwrap();
+    wrong_checksum.push(if last == 'a' { 'b' } else { 'a' });
+    for bad in ["nonsense", "lkp_short", &wrong_checksum, &unknown] {
+        let (status, challenge, body) = whoami(&app, bad).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert!(challenge.unwrap().contains(r#"error="invalid_token""#));
+        assert_eq!(
+            body["message"],
+            "The access token is malformed, unknown, disabled or expired."
+        );
+    }
+}
+
+async fn a_token_follows_the_users_current_memberships(app: TestApp) {
+    let root = app.setup_admin().await;
+    app.rpc(&root, "create_org", &[("name", "Acme"), ("slug", "acme")])
+        .await;
+    let ann_id = app.create_person("ann@example.com", "Ann").await;
+    app.rpc(
+        &root,
+        "add_org_member",
+        &[
+            ("org", "acme"),
+            ("email", "ann@example.com"),
+            ("role", "user"),
+        ],
+    )
+    .await;
+    let ann = app.sign_in("ann@example.com").await;
+    let secret = create(&app, &ann, "member", "7d").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, _, body) = whoami(&app, &secret).await;
+    assert_eq!(body["organizations"][0]["role"], "user");
+    app.rpc(
+        &root,
+        "remove_org_member",
+        &[("org", "acme"), ("user_id", &ann_id.to_string())],
+    )
+    .await;
+    let (status, _, body) = whoami(&app, &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["organizations"].as_array().unwrap().len(),
+        0,
+        "removed from the org, the token loses it at once"
+    );
+}
+
+async fn another_users_token_id_is_not_found_and_unchanged(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let created = create(&app, &ann, "ann's", "7d").await;
+    let (id, secret) = (
+        created["token"]["id"].to_string(),
+        created["secret"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        set_enabled(&app, &bob, &id, "false").await,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = app.rpc(&bob, "delete_my_token", &[("token_id", &id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["NotFound"], "Token not found.");
+    let (_, list) = app.rpc(&bob, "list_my_tokens", &[]).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    app.rpc(&bob, "revoke_all_my_tokens", &[]).await;
+    assert_eq!(
+        whoami(&app, &secret).await.0,
+        StatusCode::OK,
+        "Ann's token is untouched"
+    );
+    // Anonymous callers are refused before anything else.
+    let (status, _) = app
+        .rpc(&app.client(), "delete_my_token", &[("token_id", &id)])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let (status, body) = app
+        .rpc(
+            &ann,
+            "create_my_token",
+            &[
+                ("name", "past"),
+                ("expiry", "custom"),
+                ("custom_expiry", "2001-01-01T00:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["Invalid"]["field"], "custom_expiry");
+    assert_eq!(body["Invalid"]["input"]["name"], "past");
+    let (status, body) = app
+        .rpc(
+            &ann,
+            "create_my_token",
+            &[
+                ("name", "later"),
+                ("expiry", "custom"),
+                ("custom_expiry", "2099-12-31T23:59"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .rpc(
+            &ann,
+            "create_my_token",
+            &[("name", "odd"), ("expiry", "forever")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let strict = spawn_app_with(app.backend, |c| {
+        c.token_max_lifetime_days = Some(30);
+        c.allow_non_expiring_tokens = false;
+    })
+    .await
+    .unwrap();
+    strict.setup_admin().await;
+    let ann = person(&strict, "ann@example.com").await;
+    let (_, policy) = strict.rpc(&ann, "token_policy", &[]).await;
+    assert_eq!(policy["max_lifetime_days"], 30);
+    for refused in ["never", "90d"] {
+        let (status, body) = strict
+            .rpc(
+                &ann,
+                "create_my_token",
+                &[("name", "x"), ("expiry", refused)],
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}: {body}"
+        );
+        assert_eq!(body["Invalid"]["field"], "expiry");
+    }
+    create(&strict, &ann, "ok", "30d").await;
+}
+
+async fn token_names_are_validated_and_duplicates_warned(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let long = "n".repeat(101);
+    for bad in ["", "   ", long.as_str()] {
+        let (status, body) = app
+            .rpc(&ann, "create_my_token", &[("name", bad), ("expiry", "7d")])
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["Invalid"]["field"], "name");
+    }
+    let first = create(&app, &ann, "  deploy  ", "7d").await;
+    assert_eq!(first["token"]["name"], "deploy");
+    assert_eq!(first["duplicate_name"], false);
+    let second = create(&app, &ann, "deploy", "7d").await;
+    assert_eq!(second["duplicate_name"], true);
+}
+
+async fn at_most_500_tokens_per_user(app: TestApp) {
+    app.setup_admin().await;
+    let ann_id = app.create_person("ann@example.com", "Ann").await;
+    let ann = app.sign_in("ann@example.com").await;
+    let mut tx = app.db.pool.begin().await.unwrap();
+    for n in 0..500 {
+        sqlx::query("INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at) VALUES ('personal', $1, 'bulk', $2, 'lkp_…0000', 0)")
+            .bind(ann_id)
+            .bind(format!("digest-{n}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (status, body) = app
+        .rpc(
+            &ann,
+            "create_my_token",
+            &[("name", "one more"), ("expiry", "7d")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["Conflict"].as_str().unwrap().contains("500"));
+}
+
+async fn revoke_all_disables_every_token(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let mut secrets = Vec::new();
+    for name in ["a", "b", "c"] {
+        secrets.push(
+            create(&app, &ann, name, "7d").await["secret"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let (status, count) = app.rpc(&ann, "revoke_all_my_tokens", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(count, 3);
+    for secret in &secrets {
+        assert_eq!(whoami(&app, secret).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"token.revoked_all".to_string()));
+}
+
+async fn last_use_is_recorded_in_the_background(app: TestApp) {
+    let app = spawn_app_with(app.backend, |c| c.usage_flush_millis = 200)
+        .await
+        .unwrap();
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let secret = create(&app, &ann, "used", "7d").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..3 {
+        assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+    }
+    let mut recorded = Value::Null;
+    for _ in 0..50 {
+        let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+        if !list[0]["last_used_at"].is_null() {
+            recorded = list[0].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        recorded["last_used_at"].as_i64().is_some(),
+        "last use was never recorded"
+    );
+    assert_eq!(recorded["last_used_ip"], "127.0.0.1");
+}
