@@ -9,9 +9,10 @@ use crate::pages::{
     home::HomePage,
     not_found::NotFound,
     org::{OrgGroupsTab, OrgLayout, OrgMembersTab, OrgTokensTab},
-    profile::{ProfilePage, ProfileTokensPage},
+    profile::ProfilePage,
     setup::SetupPage,
     sign_in::SignInPage,
+    tokens::ProfileTokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};

@@ -198,9 +198,27 @@ pub fn format_date(ts: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A Unix timestamp as "2026-11-22 14:05 UTC".
+pub fn format_datetime(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_date;
+    use super::{format_date, format_datetime};
+
+    #[test]
+    fn date_times_are_formatted_in_utc() {
+        assert_eq!(format_datetime(1_700_000_000), "2023-11-14 22:13 UTC");
+    }
 
     #[test]
     fn dates_are_formatted_in_utc() {

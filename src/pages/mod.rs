@@ -7,6 +7,7 @@ pub mod org;
 pub mod profile;
 pub mod setup;
 pub mod sign_in;
+pub mod tokens;
 
 use crate::app::Auth;
 use crate::auth::{CurrentUser, SessionInfo};

@@ -3,7 +3,7 @@ use crate::components::{Tab, Tabs};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-fn profile_tabs() -> impl IntoView {
+pub(crate) fn profile_tabs() -> impl IntoView {
     view! {
         <Tabs label="Profile sections" tabs=vec![
             Tab { href: "/profile".into(), label: "Account" },
@@ -29,24 +29,6 @@ pub fn ProfilePage() -> impl IntoView {
                     <dt>"Instance role"</dt>
                     <dd>{if user.is_instance_admin { "Instance admin (may create organizations)" } else { "Member" }}</dd>
                 </dl>
-            </section>
-        })}
-    }
-}
-
-#[component]
-pub fn ProfileTokensPage() -> impl IntoView {
-    view! {
-        <Title text="Your access tokens"/>
-        {with_user(|user| view! {
-            <header class="page-head">
-                <p class="eyebrow">"Profile"</p>
-                <h1>{user.display_name}</h1>
-            </header>
-            {profile_tabs()}
-            <section class="card placeholder">
-                <h2>"Personal access tokens"</h2>
-                <p>"Personal access tokens are not available yet. When they are, you will create, copy, disable and delete them here, and scripts will use them to call the Latchkey API as you."</p>
             </section>
         })}
     }

@@ -11,3 +11,4 @@ pub mod security;
 pub mod session_store;
 pub mod startup;
 pub mod state;
+pub mod token_page;

@@ -74,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))
+        .layer(middleware::from_fn(
+            super::token_page::show_new_token_without_js,
+        ))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .layer(RequestBodyLimitLayer::new(64 * 1024))

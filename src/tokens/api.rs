@@ -1,6 +1,6 @@
 //! Server functions for personal tokens: session check, then `server.rs`.
 
-use super::{CreatedToken, TokenSummary};
+use super::{CreatedToken, TokenActivity, TokenList};
 use crate::domain::ExpiryPolicy;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -12,10 +12,21 @@ use {
 };
 
 #[server(prefix = "/rpc", endpoint = "list_my_tokens")]
-pub async fn list_my_tokens() -> Result<Vec<TokenSummary>, AppError> {
+pub async fn list_my_tokens() -> Result<TokenList, AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    server::list_personal(ctx.db(), user.id).await
+    let tokens = server::list_personal(ctx.db(), user.id).await?;
+    Ok(TokenList {
+        now: crate::server::db::now(),
+        tokens,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "my_token_activity")]
+pub async fn my_token_activity() -> Result<Vec<TokenActivity>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::recent_activity(ctx.db(), user.id, 10).await
 }
 
 /// The instance's expiry rules, so the dialog offers only allowed presets.

@@ -49,6 +49,65 @@ pub struct TokenSummary {
     pub status: TokenStatus,
 }
 
+/// A user's tokens, with the server's clock so relative times ("in 3 days")
+/// read the same on the server and in the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenList {
+    pub now: i64,
+    pub tokens: Vec<TokenSummary>,
+}
+
+/// One line of the "Recent activity" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenActivity {
+    pub at: i64,
+    pub action: String,
+    pub token_name: String,
+    pub ip: Option<String>,
+}
+
+impl TokenActivity {
+    pub fn describe(&self) -> String {
+        let verb = match self.action.as_str() {
+            "token.created" => "Created",
+            "token.disabled" => "Disabled",
+            "token.enabled" => "Enabled",
+            "token.deleted" => "Deleted",
+            "token.revoked_all" => "Revoked all tokens",
+            _ => "Changed",
+        };
+        if self.action == "token.revoked_all" {
+            verb.to_string()
+        } else {
+            format!("{verb} \u{201c}{}\u{201d}", self.token_name)
+        }
+    }
+}
+
+/// "in 3 days", "5 minutes ago": coarse, for tables; the exact time goes in a title.
+pub fn relative_time(ts: i64, now: i64) -> String {
+    let delta = ts - now;
+    let secs = delta.abs();
+    let (n, unit) = match secs {
+        0..=59 => {
+            return if delta >= 0 {
+                "in a moment".into()
+            } else {
+                "just now".into()
+            }
+        }
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if delta >= 0 {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
 /// The answer to a create: the only time the secret leaves the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedToken {
@@ -60,7 +119,17 @@ pub struct CreatedToken {
 
 #[cfg(test)]
 mod tests {
-    use super::TokenStatus;
+    use super::{relative_time, TokenStatus};
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(relative_time(100, 100), "in a moment");
+        assert_eq!(relative_time(50, 100), "just now");
+        assert_eq!(relative_time(40, 100), "1 minute ago");
+        assert_eq!(relative_time(100 + 1800, 100), "in 30 minutes");
+        assert_eq!(relative_time(100 - 3600, 100), "1 hour ago");
+        assert_eq!(relative_time(100 + 30 * 86_400, 100), "in 30 days");
+    }
 
     #[test]
     fn status_follows_expiry_then_disabling() {

@@ -2,7 +2,7 @@
 //! and checking a presented token on the API's hot path.
 
 use super::secret::{PlainToken, TokenKind};
-use super::{CreatedToken, TokenStatus, TokenSummary};
+use super::{CreatedToken, TokenActivity, TokenStatus, TokenSummary};
 use crate::domain::{ExpiryChoice, ExpiryPolicy, TokenName};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
@@ -41,6 +41,31 @@ fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
 
 const SUMMARY_COLUMNS: &str =
     "id, name, hint, created_at, expires_at, disabled_at, last_used_at, last_used_ip";
+
+/// Recent token events the user caused, newest first.
+pub async fn recent_activity(
+    db: &Db,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<TokenActivity>, AppError> {
+    let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT occurred_at, action, target_label, ip FROM audit_events \
+         WHERE actor_user_id = $1 AND action LIKE 'token.%' ORDER BY id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, action, token_name, ip)| TokenActivity {
+            at,
+            action,
+            token_name,
+            ip,
+        })
+        .collect())
+}
 
 /// A user's personal tokens, newest first.
 pub async fn list_personal(db: &Db, user_id: i64) -> Result<Vec<TokenSummary>, AppError> {

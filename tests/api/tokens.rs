@@ -15,6 +15,8 @@ on_both_databases!(
     at_most_500_tokens_per_user,
     revoke_all_disables_every_token,
     last_use_is_recorded_in_the_background,
+    without_javascript_the_secret_is_shown_once_on_a_script_free_page,
+    recent_activity_lists_token_events_newest_first,
 );
 
 async fn person(app: &TestApp, email: &str) -> Client {
@@ -111,7 +113,7 @@ async fn created_token_is_shown_once_and_stored_only_as_a_digest(app: TestApp) {
         .ends_with(&secret[38..]));
 
     let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     assert!(
         !list.to_string().contains(&secret),
         "the list never carries the secret"
@@ -227,7 +229,7 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
         .unwrap();
     refused(whoami(&app, &secret).await);
     let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
-    assert_eq!(list[0]["status"], "expired");
+    assert_eq!(list["tokens"][0]["status"], "expired");
     assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
     assert_eq!(
         set_enabled(&app, &ann, &id, "true").await,
@@ -239,7 +241,7 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     refused(whoami(&app, &secret).await);
     let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
-    assert_eq!(list.as_array().unwrap().len(), 0);
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 0);
     let actions = app.audit_actions().await;
     for expected in ["token.disabled", "token.enabled", "token.deleted"] {
         assert!(
@@ -348,7 +350,7 @@ async fn another_users_token_id_is_not_found_and_unchanged(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["NotFound"], "Token not found.");
     let (_, list) = app.rpc(&bob, "list_my_tokens", &[]).await;
-    assert_eq!(list.as_array().unwrap().len(), 0);
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 0);
     app.rpc(&bob, "revoke_all_my_tokens", &[]).await;
     assert_eq!(
         whoami(&app, &secret).await.0,
@@ -511,8 +513,8 @@ async fn last_use_is_recorded_in_the_background(app: TestApp) {
     let mut recorded = Value::Null;
     for _ in 0..50 {
         let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
-        if !list[0]["last_used_at"].is_null() {
-            recorded = list[0].clone();
+        if !list["tokens"][0]["last_used_at"].is_null() {
+            recorded = list["tokens"][0].clone();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -522,4 +524,80 @@ async fn last_use_is_recorded_in_the_background(app: TestApp) {
         "last use was never recorded"
     );
     assert_eq!(recorded["last_used_ip"], "127.0.0.1");
+}
+
+async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let post = |form: Vec<(&'static str, &'static str)>| {
+        ann.post(format!("{}/rpc/create_my_token", app.base))
+            .header("accept", "text/html")
+            .header("referer", format!("{}/profile/tokens?new", app.base))
+            .form(&form)
+            .send()
+    };
+    let res = post(vec![("name", "plain form"), ("expiry", "7d")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let page = res.text().await.unwrap();
+    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let hint = list["tokens"][0]["hint"].as_str().unwrap();
+    let secret_start = page.find("value=\"lkp_").expect("secret shown") + 7;
+    let secret = &page[secret_start..secret_start + 42];
+    assert!(secret.ends_with(&hint[hint.len() - 4..]));
+    assert!(page.contains("This is the only time it is shown."));
+    assert!(!page.contains("<script"), "no scripts on the secret page");
+    assert_eq!(whoami(&app, secret).await.0, StatusCode::OK);
+    // Reloading the token list never shows it again.
+    let list_page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
+    assert!(!list_page.contains(secret));
+
+    // A mistake goes back to the open dialog with its message and the typed name.
+    let res = post(vec![
+        ("name", "typed name"),
+        ("expiry", "custom"),
+        ("custom_expiry", "yesterday"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let page = app
+        .get(&ann, location.trim_start_matches(&app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Enter a date and time like"), "error shown");
+    assert!(page.contains("value=\"typed name\""), "typed name kept");
+}
+
+async fn recent_activity_lists_token_events_newest_first(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "watched", "7d").await;
+    let id = created["token"]["id"].to_string();
+    set_enabled(&app, &ann, &id, "false").await;
+    let (_, events) = app.rpc(&ann, "my_token_activity", &[]).await;
+    let actions: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["token.disabled", "token.created"]);
+    assert_eq!(events[0]["token_name"], "watched");
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    let page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
+    assert!(page.contains("Recent activity") && page.contains("Disabled \u{201c}watched\u{201d}"));
 }

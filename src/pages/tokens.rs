@@ -1,0 +1,379 @@
+//! Profile → Access Tokens: the personal token list, the create dialog, the
+//! one-time copy dialog, status buttons and recent activity.
+
+use super::profile::profile_tabs;
+use super::with_user;
+use crate::components::{
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
+};
+use crate::domain::ExpiryChoice;
+use crate::tokens::api::{
+    list_my_tokens, my_token_activity, token_policy, CreateMyToken, DeleteMyToken,
+    RevokeAllMyTokens, SetMyTokenEnabled,
+};
+use crate::tokens::{relative_time, CreatedToken, TokenStatus, TokenSummary};
+use leptos::html::Dialog;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn ProfileTokensPage() -> impl IntoView {
+    view! {
+        <Title text="Your access tokens"/>
+        {with_user(|user| view! {
+            <header class="page-head">
+                <p class="eyebrow">"Profile"</p>
+                <h1>{user.display_name}</h1>
+            </header>
+            {profile_tabs()}
+            <PersonalTokens/>
+        })}
+    }
+}
+
+fn status_badge(status: TokenStatus) -> impl IntoView {
+    let class = match status {
+        TokenStatus::Active => "badge badge-success",
+        TokenStatus::Disabled => "badge badge-muted",
+        TokenStatus::Expired => "badge badge-danger",
+    };
+    view! { <span class=class>{status.label()}</span> }
+}
+
+#[component]
+fn PersonalTokens() -> impl IntoView {
+    let create = ServerAction::<CreateMyToken>::new();
+    let set_enabled = ServerAction::<SetMyTokenEnabled>::new();
+    let delete = ServerAction::<DeleteMyToken>::new();
+    let revoke_all = ServerAction::<RevokeAllMyTokens>::new();
+    let changes = move || {
+        (
+            create.version().get(),
+            set_enabled.version().get(),
+            delete.version().get(),
+            revoke_all.version().get(),
+        )
+    };
+    let tokens = Resource::new(changes, |_| list_my_tokens());
+    let activity = Resource::new(changes, |_| my_token_activity());
+    let row_error = Signal::derive(move || {
+        action_error(set_enabled)
+            .get()
+            .or_else(|| action_error(delete).get())
+            .or_else(|| action_error(revoke_all).get())
+    });
+
+    let create_dialog = NodeRef::<Dialog>::new();
+    let copy_dialog = NodeRef::<Dialog>::new();
+    // The new secret lives here only while the copy dialog is open.
+    let fresh = RwSignal::new(None::<CreatedToken>);
+    Effect::new(move |_| {
+        if let Some(Ok(created)) = create.value().get() {
+            // Keep one copy only, and drop it when the dialog closes.
+            create.value().set(None);
+            if let Some(dialog) = create_dialog.get() {
+                dialog.close();
+            }
+            fresh.set(Some(created));
+            if let Some(dialog) = copy_dialog.get() {
+                if !dialog.open() {
+                    let _ = dialog.show_modal();
+                }
+            }
+        }
+    });
+    let forget_secret = move || {
+        fresh.set(None);
+        if let Some(dialog) = copy_dialog.get() {
+            dialog.close();
+        }
+    };
+    let open_create = move |ev: leptos::ev::MouseEvent| {
+        if let Some(dialog) = create_dialog.get() {
+            ev.prevent_default();
+            if dialog.open() {
+                dialog.close();
+            }
+            let _ = dialog.show_modal();
+        }
+    };
+
+    view! {
+        <section class="card">
+            <div class="card-head">
+                <h2>"Personal access tokens"</h2>
+                <a class="btn btn-primary" href="/profile/tokens?new" on:click=open_create>
+                    "Create a new access token"
+                </a>
+            </div>
+            <p class="muted">"Scripts, CI jobs and other apps use a token to call the Latchkey API as you, with your current permissions. Create one per integration so you can disable it on its own."</p>
+            <FormAlert error=row_error/>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(list) if list.tokens.is_empty() => view! {
+                            <p class="empty-note">"You have no access tokens yet."</p>
+                        }.into_any(),
+                        Ok(list) => {
+                            let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
+                            view! {
+                                <TokenTable list=list.tokens now=list.now set_enabled delete/>
+                                {(active > 0).then(|| view! { <RevokeAll action=revoke_all active/> })}
+                            }.into_any()
+                        }
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+
+        <CreateTokenDialog action=create node_ref=create_dialog/>
+
+        <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-token-title" on:close=move |_| fresh.set(None)>
+            {move || fresh.get().map(|created| view! { <CopySecret created on_done=forget_secret/> })}
+        </dialog>
+
+        <section class="card">
+            <h2>"Recent activity"</h2>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match activity.await {
+                        Ok(events) if events.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
+                        Ok(events) => view! {
+                            <ul class="activity">
+                                {events.into_iter().map(|e| view! {
+                                    <li>
+                                        <span>{e.describe()}</span>
+                                        <span class="muted">
+                                            {format_datetime(e.at)}
+                                            {e.ip.clone().map(|ip| format!(" · from {ip}"))}
+                                        </span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(_) => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable(
+    list: Vec<TokenSummary>,
+    now: i64,
+    set_enabled: ServerAction<SetMyTokenEnabled>,
+    delete: ServerAction<DeleteMyToken>,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table>
+                <caption class="visually-hidden">"Your personal access tokens, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Token"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|t| {
+                        let id = t.id.to_string();
+                        let (id_again, name) = (id.clone(), t.name.clone());
+                        let confirm = format!("Delete token \u{201c}{}\u{201d}", t.name);
+                        let toggle = match t.status {
+                            TokenStatus::Active => Some(("false", "Disable")),
+                            TokenStatus::Disabled => Some(("true", "Enable")),
+                            TokenStatus::Expired => None,
+                        };
+                        view! {
+                            <tr>
+                                <th scope="row">{t.name.clone()}</th>
+                                <td><code>{t.hint.clone()}</code></td>
+                                <td>{format_date(t.created_at)}</td>
+                                <td>
+                                    {match t.expires_at {
+                                        Some(at) => view! { <time title=format_datetime(at)>{relative_time(at, now)}</time> <span class="muted small">{format_datetime(at)}</span> }.into_any(),
+                                        None => view! { <span>"Never"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td>
+                                    {match t.last_used_at {
+                                        Some(at) => view! {
+                                            <time title=format_datetime(at)>{relative_time(at, now)}</time>
+                                            <span class="muted small">{t.last_used_ip.clone().map(|ip| format!("from {ip}"))}</span>
+                                        }.into_any(),
+                                        None => view! { <span class="muted">"Never used"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td>{status_badge(t.status)}</td>
+                                <td class="actions">
+                                    <div class="row-actions">
+                                        {toggle.map(|(enabled, label)| {
+                                            let name = name.clone();
+                                            let id = id.clone();
+                                            view! {
+                                                <ActionForm action=set_enabled>
+                                                    <input type="hidden" name="token_id" value=id/>
+                                                    <input type="hidden" name="enabled" value=enabled/>
+                                                    <button type="submit" class="btn btn-small">{label}<span class="visually-hidden">" " {name}</span></button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                        <details class="confirm">
+                                            <summary class="btn btn-small btn-danger-ghost">"Delete"<span class="visually-hidden">" " {t.name.clone()}</span></summary>
+                                            <div class="confirm-panel">
+                                                <p>{format!("{confirm}? Integrations using it stop working at once. This cannot be undone.")}</p>
+                                                <ActionForm action=delete>
+                                                    <input type="hidden" name="token_id" value=id_again/>
+                                                    <button type="submit" class="btn btn-small btn-danger">{confirm.clone()}</button>
+                                                </ActionForm>
+                                            </div>
+                                        </details>
+                                    </div>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn RevokeAll(action: ServerAction<RevokeAllMyTokens>, active: usize) -> impl IntoView {
+    let label = format!(
+        "Disable all {active} active token{}",
+        if active == 1 { "" } else { "s" }
+    );
+    view! {
+        <details class="confirm revoke-all">
+            <summary class="btn btn-danger-ghost">"Revoke all"</summary>
+            <div class="confirm-panel">
+                <p>"Every integration using one of your tokens stops working until you enable its token again."</p>
+                <ActionForm action>
+                    <button type="submit" class="btn btn-small btn-danger">{label}</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+}
+
+#[component]
+fn CreateTokenDialog(
+    action: ServerAction<CreateMyToken>,
+    node_ref: NodeRef<Dialog>,
+) -> impl IntoView {
+    let query = use_query_map();
+    let error = action_error(action);
+    // Without JavaScript the dialog is a page state: ?new opens it, and a
+    // failed post comes back to that address with its error.
+    let open_without_script = move || query.read().get("new").is_some() || error.get().is_some();
+    let policy = Resource::new(|| (), |_| token_policy());
+    let chosen = move || {
+        error
+            .get()
+            .and_then(|e| e.echoed("expiry"))
+            .unwrap_or_else(|| "30d".into())
+    };
+    let expiry_message = move || error.get().and_then(|e| e.field_message("expiry"));
+    let close = move |ev: leptos::ev::MouseEvent| {
+        if let Some(dialog) = node_ref.get() {
+            ev.prevent_default();
+            dialog.close();
+        }
+    };
+    view! {
+        <dialog node_ref=node_ref class="dialog" aria-labelledby="create-token-title" open=open_without_script>
+            <h2 id="create-token-title">"Create a new access token"</h2>
+            <ActionForm action>
+                <FormAlert error/>
+                <Field id="token-name" name="name" label="Name" maxlength=100
+                    hint="What the token is for, such as \u{201c}CI deploy\u{201d} or \u{201c}Zapier\u{201d}." error/>
+                <div class="field" class:field-invalid=move || expiry_message().is_some()>
+                    <label for="token-expiry">"Expires"</label>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let policy = policy.await.ok();
+                            view! {
+                                <select id="token-expiry" name="expiry"
+                                    aria-invalid=move || expiry_message().is_some().then_some("true")
+                                    aria-describedby="token-expiry-error">
+                                    {ExpiryChoice::PRESETS.iter()
+                                        .filter(|(value, _)| policy.is_none_or(|p| p.offers(value)))
+                                        .map(|(value, label)| view! {
+                                            <option value=*value selected=move || chosen() == *value>{*label}</option>
+                                        })
+                                        .collect_view()}
+                                </select>
+                                {policy.and_then(|p| p.max_lifetime_days).map(|days| view! {
+                                    <p class="field-hint">{format!("This server allows tokens to live at most {days} days.")}</p>
+                                })}
+                            }
+                        })}
+                    </Suspense>
+                    <p class="field-error" id="token-expiry-error" role="alert">{expiry_message}</p>
+                </div>
+                <Field id="token-custom-expiry" name="custom_expiry" label="Custom expiry (UTC)" kind="datetime-local"
+                    required=false hint="Used when \u{201c}Custom date and time\u{201d} is chosen." error/>
+                <div class="dialog-actions">
+                    <a class="btn" href="/profile/tokens" on:click=close>"Cancel"</a>
+                    <button type="submit" class="btn btn-primary">"Create token"</button>
+                </div>
+            </ActionForm>
+        </dialog>
+    }
+}
+
+#[component]
+fn CopySecret(
+    created: CreatedToken,
+    on_done: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let secret = created.secret.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let secret = secret.clone();
+            leptos::task::spawn_local(async move {
+                let promise = window().navigator().clipboard().write_text(&secret);
+                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+                    copied.set(true);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &secret;
+    };
+    view! {
+        <h2 id="copy-token-title">"Copy your new access token"</h2>
+        <p>"The token \u{201c}" {created.token.name.clone()} "\u{201d} is ready."</p>
+        <p class="alert alert-warning" role="alert">
+            <strong>"This is the only time it is shown."</strong>
+            " Copy it now and store it safely; Latchkey keeps only a fingerprint and cannot show it again."
+        </p>
+        {created.duplicate_name.then(|| view! {
+            <p class="alert alert-warning">"You already had a token with this name. Distinct names help you tell tokens apart later."</p>
+        })}
+        <div class="field">
+            <label for="new-token-secret">"Access token"</label>
+            <div class="copy-row">
+                <input id="new-token-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=created.secret.clone()/>
+                <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
+            </div>
+            <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
+        </div>
+        <div class="dialog-actions">
+            <button type="button" class="btn btn-primary" on:click=move |_| on_done()>"Done, I have copied it"</button>
+        </div>
+    }
+}
