@@ -21,9 +21,9 @@ export const jsEnabled = (info: TestInfo) => info.project.use.javaScriptEnabled 
 
 /**
  * Fails on any axe-core accessibility violation on the current page. axe needs
- * script, so a page of the no-JavaScript run is scanned as the same URL with the
- * same cookies in a page where only axe runs: the app's JS and WASM are blocked,
- * leaving exactly the server-rendered HTML.
+ * script, so for the no-JavaScript run the HTML on screen is copied into a
+ * scratch page of the same site (same stylesheet) where only axe runs: the
+ * app's JS and WASM are blocked.
  */
 export async function checkA11y(page: Page, javaScript = true) {
   let target = page;
@@ -36,7 +36,8 @@ export async function checkA11y(page: Page, javaScript = true) {
     });
     target = await scratch.newPage();
     await target.route(/\/pkg\/.*\.(js|wasm)$/, (route) => route.abort());
-    await target.goto(page.url());
+    await target.goto(new URL('/a11y-scratch', page.url()).toString());
+    await target.setContent(await page.content());
   }
   const results = await new AxeBuilder({ page: target }).analyze();
   await scratch?.close();

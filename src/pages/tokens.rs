@@ -70,11 +70,11 @@ fn PersonalTokens() -> impl IntoView {
     let fresh = RwSignal::new(None::<CreatedToken>);
     Effect::new(move |_| {
         if let Some(Ok(created)) = create.value().get() {
-            // Keep one copy only, and drop it when the dialog closes.
-            create.value().set(None);
             if let Some(dialog) = create_dialog.get() {
                 dialog.close();
             }
+            // Keep one copy only, and drop it when the dialog closes.
+            create.value().set(None);
             fresh.set(Some(created));
             if let Some(dialog) = copy_dialog.get() {
                 if !dialog.open() {
@@ -275,8 +275,11 @@ fn CreateTokenDialog(
     let query = use_query_map();
     let error = action_error(action);
     // Without JavaScript the dialog is a page state: ?new opens it, and a
-    // failed post comes back to that address with its error.
-    let open_without_script = move || query.read().get("new").is_some() || error.get().is_some();
+    // failed post comes back to that address with its error. Read once: with
+    // JavaScript, showModal() and close() drive it, and toggling the attribute
+    // under a modal dialog would leave the page inert.
+    let open_without_script =
+        query.read_untracked().get("new").is_some() || error.get_untracked().is_some();
     let policy = Resource::new(|| (), |_| token_policy());
     let chosen = move || {
         error

@@ -96,9 +96,10 @@ pub fn relative_time(ts: i64, now: i64) -> String {
                 "just now".into()
             }
         }
-        60..=3599 => (secs / 60, "minute"),
-        3600..=86_399 => (secs / 3600, "hour"),
-        _ => (secs / 86_400, "day"),
+        // Rounded, so a 30-day token reads "in 30 days" right after creation.
+        60..=3569 => ((secs + 30) / 60, "minute"),
+        3570..=84_599 => ((secs + 1800) / 3600, "hour"),
+        _ => ((secs + 43_200) / 86_400, "day"),
     };
     let plural = if n == 1 { "" } else { "s" };
     if delta >= 0 {
@@ -129,6 +130,8 @@ mod tests {
         assert_eq!(relative_time(100 + 1800, 100), "in 30 minutes");
         assert_eq!(relative_time(100 - 3600, 100), "1 hour ago");
         assert_eq!(relative_time(100 + 30 * 86_400, 100), "in 30 days");
+        assert_eq!(relative_time(100 + 30 * 86_400 - 5, 100), "in 30 days");
+        assert_eq!(relative_time(100 + 6 * 3600 - 5, 100), "in 6 hours");
     }
 
     #[test]

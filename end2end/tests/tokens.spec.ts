@@ -1,0 +1,79 @@
+import { expect, test } from '@playwright/test';
+import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn } from './helpers';
+
+test('a person creates a token, copies it once, and controls it with the status buttons', async ({ page, context, request }, info) => {
+  const run = info.project.name;
+  const email = `tokens-${run}@example.com`;
+  createUser(email, `Token user ${run}`);
+  await signIn(page, info, email, PASSWORD);
+  await open(page, '/profile/tokens', info);
+  await expect(page.getByText('You have no access tokens yet.')).toBeVisible();
+  await checkA11y(page, jsEnabled(info));
+
+  // The create dialog: a past custom time is refused and the name is kept.
+  await page.getByRole('link', { name: 'Create a new access token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create a new access token' });
+  await expect(dialog).toBeVisible();
+  await checkA11y(page, jsEnabled(info));
+  await dialog.getByLabel('Name').fill(`deploy ${run}`);
+  await dialog.getByLabel('Expires').selectOption('custom');
+  await dialog.getByLabel('Custom expiry (UTC)').fill('2001-01-01T00:00');
+  await dialog.getByRole('button', { name: 'Create token' }).click();
+  await expect(page.getByText('Choose a time in the future.')).toBeVisible();
+  await expect(page.getByRole('dialog', { name: 'Create a new access token' }).getByLabel('Name')).toHaveValue(`deploy ${run}`);
+
+  const again = page.getByRole('dialog', { name: 'Create a new access token' });
+  await again.getByLabel('Expires').selectOption('30d');
+  await again.getByRole('button', { name: 'Create token' }).click();
+
+  // The one-time copy view.
+  await expect(page.getByRole('heading', { name: 'Copy your new access token' })).toBeVisible();
+  await expect(page.getByText('This is the only time it is shown.')).toBeVisible();
+  const field = page.getByLabel('Access token', { exact: true });
+  const secret = await field.inputValue();
+  expect(secret).toMatch(/^lkp_[0-9A-Za-z]{38}$/);
+  if (jsEnabled(info)) {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect(page.getByText('Copied to the clipboard.')).toBeVisible();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  }
+  await checkA11y(page, jsEnabled(info));
+
+  // The integration works with it.
+  const whoami = () => request.get('/api/v1/whoami', { headers: { Authorization: `Bearer ${secret}` } });
+  const me = await whoami();
+  expect(me.status()).toBe(200);
+  expect((await me.json()).acts_as.email).toBe(email);
+
+  // Closing the dialog forgets the secret.
+  if (jsEnabled(info)) {
+    await page.getByRole('button', { name: 'Done, I have copied it' }).click();
+  } else {
+    await page.getByRole('link', { name: 'Done, I have copied it' }).click();
+  }
+  const row = page.getByRole('row', { name: new RegExp(`deploy ${run}`) });
+  await expect(row).toBeVisible();
+  await hydrated(page, info);
+  expect(await page.content()).not.toContain(secret);
+  await expect(row.getByText('Active')).toBeVisible();
+  await expect(row.getByText('in 30 days')).toBeVisible();
+  await checkA11y(page, jsEnabled(info));
+
+  // Disable → 401, enable → 200.
+  await row.getByRole('button', { name: /^Disable/ }).click();
+  await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByText('Disabled', { exact: true })).toBeVisible();
+  expect((await whoami()).status()).toBe(401);
+  await page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByRole('button', { name: /^Enable/ }).click();
+  await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByText('Active', { exact: true })).toBeVisible();
+  expect((await whoami()).status()).toBe(200);
+
+  // Delete after confirming → gone, and refused.
+  const current = page.getByRole('row', { name: new RegExp(`deploy ${run}`) });
+  await current.locator('summary', { hasText: 'Delete' }).click();
+  await current.getByRole('button', { name: `Delete token “deploy ${run}”` }).click();
+  await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) })).toHaveCount(0);
+  expect((await whoami()).status()).toBe(401);
+  await expect(page.getByText(`Deleted “deploy ${run}”`)).toBeVisible();
+  expect(await page.content()).not.toContain(secret);
+});
