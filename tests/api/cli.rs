@@ -174,3 +174,112 @@ fn a_failed_migration_stops_start_up_with_a_clear_message() {
         text(&out)
     );
 }
+
+#[test]
+fn token_secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "log@example.com",
+            "--name",
+            "Log",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("server.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("LATCHKEY_DATA_DIR", dir.path())
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "trace")
+        .env("LATCHKEY_USAGE_FLUSH_MILLIS", "100")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let secret = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        for _ in 0..100 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let res = client
+            .post(format!("{base}/rpc/sign_in"))
+            .form(&[
+                ("email", "log@example.com"),
+                ("password", "a long enough password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        let created: serde_json::Value = client
+            .post(format!("{base}/rpc/create_my_token"))
+            .form(&[("name", "logged?"), ("expiry", "7d")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = created["secret"].as_str().unwrap().to_string();
+        let api = reqwest::Client::new();
+        let ok = api
+            .get(format!("{base}/api/v1/whoami"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        api.get(format!("{base}/api/v1/whoami"))
+            .header("apiToken", &secret)
+            .send()
+            .await
+            .unwrap();
+        let mut broken = secret.clone();
+        broken.pop();
+        api.get(format!("{base}/api/v1/whoami"))
+            .bearer_auth(&broken)
+            .send()
+            .await
+            .unwrap();
+        // The copy page of the no-JavaScript path carries the secret too.
+        client
+            .post(format!("{base}/rpc/create_my_token"))
+            .header("accept", "text/html")
+            .form(&[("name", "plain"), ("expiry", "7d")])
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        secret
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("create_my_token") && log.contains("whoami"),
+        "logs were not captured at trace level"
+    );
+    assert!(
+        !log.contains(&secret[4..]),
+        "a token secret reached the logs"
+    );
+}

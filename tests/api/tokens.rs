@@ -485,6 +485,14 @@ async fn revoke_all_disables_every_token(app: TestApp) {
                 .to_string(),
         );
     }
+    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let names: Vec<_> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["c", "b", "a"], "newest first");
     let (status, count) = app.rpc(&ann, "revoke_all_my_tokens", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(count, 3);
