@@ -55,6 +55,8 @@ ensure_e2e_packages() {
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] ||
      [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
     say "Installing the browser-test packages"
-    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund >/dev/null)
+    # A damaged npm cache (after a full disk, say) fails `npm ci` once; verify and retry.
+    (cd "$ROOT/end2end" && { npm ci --no-audit --no-fund >/dev/null ||
+      { npm cache verify >/dev/null && npm ci --no-audit --no-fund >/dev/null; }; })
   fi
 }

@@ -52,14 +52,6 @@ fn role_from_db(raw: &str) -> Role {
     }
 }
 
-fn actor<'a>(ctx: &RequestCtx, user: &'a CurrentUser) -> Actor<'a> {
-    Actor {
-        user_id: Some(user.id),
-        label: &user.email,
-        ip: ctx.ip_string(),
-    }
-}
-
 /// Organizations are visible to their members only; to anyone else an existing
 /// organization looks exactly like a missing one.
 pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAccess, AppError> {
@@ -227,7 +219,7 @@ pub async fn create_org_as(
     if !user.is_instance_admin {
         return Err(AppError::Forbidden);
     }
-    create_org(ctx.db(), &actor(ctx, user), name, slug, user.id).await
+    create_org(ctx.db(), &ctx.actor(user), name, slug, user.id).await
 }
 
 pub async fn list_org_members(db: &Db, org_id: i64) -> Result<Vec<Member>, AppError> {
@@ -311,7 +303,7 @@ pub async fn add_org_member(
     }
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "org.member_added",
         Target {
             org_id: Some(org.id),
@@ -387,7 +379,7 @@ pub async fn set_org_member_role(
         .await?;
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "org.member_role_changed",
         Target {
             org_id: Some(org.id),
@@ -432,7 +424,7 @@ pub async fn remove_org_member(
         .await?;
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "org.member_removed",
         Target {
             org_id: Some(org.id),
@@ -525,7 +517,7 @@ pub async fn create_group(
     slug: &str,
 ) -> Result<(), AppError> {
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
-    insert_group(ctx.db(), &actor(ctx, user), org.id, name, slug)
+    insert_group(ctx.db(), &ctx.actor(user), org.id, name, slug)
         .await
         .map(|_| ())
 }
@@ -547,7 +539,7 @@ pub async fn delete_group(
     let mut tx = ctx.db().pool.begin().await?;
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "group.deleted",
         Target {
             org_id: Some(org.id),
@@ -610,7 +602,7 @@ pub async fn add_group_member(
     }
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "group.member_added",
         Target {
             org_id: Some(group.org.id),
@@ -667,7 +659,7 @@ pub async fn set_group_member_role(
         .await?;
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "group.member_role_changed",
         Target {
             org_id: Some(group.org.id),
@@ -703,7 +695,7 @@ pub async fn remove_group_member(
         .await?;
     audit::record(
         &mut *tx,
-        &actor(ctx, user),
+        &ctx.actor(user),
         "group.member_removed",
         Target {
             org_id: Some(group.org.id),

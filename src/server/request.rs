@@ -1,5 +1,6 @@
 //! What a server function knows about the request it serves.
 
+use super::audit::Actor;
 use super::security::client_ip;
 use super::state::AppState;
 use crate::auth::CurrentUser;
@@ -40,6 +41,15 @@ impl RequestCtx {
 
     pub fn ip_string(&self) -> Option<String> {
         self.ip.map(|ip| ip.to_string())
+    }
+
+    /// `user`, acting from this request's address, for the audit trail.
+    pub fn actor<'a>(&self, user: &'a CurrentUser) -> Actor<'a> {
+        Actor {
+            user_id: Some(user.id),
+            label: &user.email,
+            ip: self.ip_string(),
+        }
     }
 
     /// The signed-in user, re-read from the database on every request so that a

@@ -6,10 +6,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {
-    super::server,
-    crate::server::{audit::Actor, request::RequestCtx},
-};
+use {super::server, crate::server::request::RequestCtx};
 
 #[server(prefix = "/rpc", endpoint = "list_my_tokens")]
 pub async fn list_my_tokens() -> Result<TokenList, AppError> {
@@ -45,11 +42,7 @@ pub async fn create_my_token(
 ) -> Result<CreatedToken, AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        label: &user.email,
-        ip: ctx.ip_string(),
-    };
+    let actor = ctx.actor(&user);
     let policy = ctx.state.config.expiry_policy();
     server::create_personal(
         ctx.db(),
@@ -74,11 +67,7 @@ pub async fn create_my_token(
 pub async fn set_my_token_enabled(token_id: i64, enabled: bool) -> Result<(), AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        label: &user.email,
-        ip: ctx.ip_string(),
-    };
+    let actor = ctx.actor(&user);
     server::set_personal_enabled(ctx.db(), &actor, user.id, token_id, enabled).await
 }
 
@@ -86,11 +75,7 @@ pub async fn set_my_token_enabled(token_id: i64, enabled: bool) -> Result<(), Ap
 pub async fn delete_my_token(token_id: i64) -> Result<(), AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        label: &user.email,
-        ip: ctx.ip_string(),
-    };
+    let actor = ctx.actor(&user);
     server::delete_personal(ctx.db(), &actor, user.id, token_id).await
 }
 
@@ -98,10 +83,6 @@ pub async fn delete_my_token(token_id: i64) -> Result<(), AppError> {
 pub async fn revoke_all_my_tokens() -> Result<u64, AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        label: &user.email,
-        ip: ctx.ip_string(),
-    };
+    let actor = ctx.actor(&user);
     server::revoke_all_personal(ctx.db(), &actor, user.id).await
 }
