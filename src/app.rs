@@ -8,7 +8,7 @@ use crate::pages::{
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
     not_found::NotFound,
-    org::{OrgGroupsTab, OrgLayout, OrgMembersTab, OrgTokensTab},
+    org::{OrgAuditTab, OrgGroupsTab, OrgLayout, OrgMembersTab, OrgSettingsTab, OrgTokensTab},
     profile::ProfilePage,
     setup::SetupPage,
     sign_in::SignInPage,
@@ -134,6 +134,8 @@ fn Layout() -> impl IntoView {
                         <Route path=path!("") view=OrgMembersTab/>
                         <Route path=path!("groups") view=OrgGroupsTab/>
                         <Route path=path!("tokens") view=OrgTokensTab/>
+                        <Route path=path!("audit") view=OrgAuditTab/>
+                        <Route path=path!("settings") view=OrgSettingsTab/>
                     </ParentRoute>
                     <ParentRoute path=path!("/orgs/:org/groups/:group") view=GroupLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=GroupMembersTab/>

@@ -206,6 +206,15 @@ impl Role {
             _ => Err(AppError::invalid("role", "Choose a role: admin or user.")),
         }
     }
+    /// From a role column, whose CHECK constraint allows only the two values.
+    pub fn from_db(raw: &str) -> Self {
+        if raw == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -327,6 +336,18 @@ impl ExpiryPolicy {
                 ))
             }
             other => Ok(other),
+        }
+    }
+
+    /// This policy with an organization's own limits applied on top: the
+    /// stricter of the two wins.
+    pub fn narrowed(self, max_lifetime_days: Option<i64>, allow_non_expiring: bool) -> Self {
+        ExpiryPolicy {
+            max_lifetime_days: match (self.max_lifetime_days, max_lifetime_days) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            allow_non_expiring: self.allow_non_expiring && allow_non_expiring,
         }
     }
 
@@ -484,6 +505,28 @@ mod tests {
                 && !strict.offers("90d")
                 && strict.offers("30d")
                 && strict.offers("custom")
+        );
+    }
+
+    #[test]
+    fn an_organization_can_only_narrow_the_instance_policy() {
+        let instance = ExpiryPolicy {
+            max_lifetime_days: Some(90),
+            allow_non_expiring: true,
+        };
+        let org = instance.narrowed(Some(30), false);
+        assert_eq!(org.max_lifetime_days, Some(30));
+        assert!(!org.allow_non_expiring);
+        let loose = instance.narrowed(Some(365), true);
+        assert_eq!(loose.max_lifetime_days, Some(90));
+        assert_eq!(
+            ExpiryPolicy {
+                max_lifetime_days: None,
+                allow_non_expiring: false
+            }
+            .narrowed(Some(7), true)
+            .max_lifetime_days,
+            Some(7)
         );
     }
 

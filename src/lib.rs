@@ -1,5 +1,9 @@
 //! Latchkey: a self-hosted access-token manager.
 
+// The token table's view type is deep enough that the optimised WASM build
+// needs more than the default query depth to lay it out.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod auth;
 pub mod components;

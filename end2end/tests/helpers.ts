@@ -63,3 +63,10 @@ export function createUser(email: string, name: string) {
     env: { ...process.env, LATCHKEY_DATA_DIR: process.env.LATCHKEY_E2E_DATA_DIR, DATABASE_URL: '' },
   });
 }
+
+/** Creates an organization with the real command line, `admin` as its admin. */
+export function createOrg(name: string, slug: string, admin: string) {
+  execFileSync('../target/debug/latchkey', ['org', 'create', '--name', name, '--slug', slug, '--admin', admin], {
+    env: { ...process.env, LATCHKEY_DATA_DIR: process.env.LATCHKEY_E2E_DATA_DIR, DATABASE_URL: '' },
+  });
+}

@@ -61,11 +61,11 @@ test('an admin creates an organization, adds a member and creates a group', asyn
   await expect(page.getByRole('row', { name: new RegExp(`Member ${run}`) })).toBeVisible();
   await checkA11y(page, jsEnabled(info));
 
-  // The token tabs are honest placeholders for now.
+  // The token tabs (their flows are in org-tokens.spec.ts).
   await page.getByRole('link', { name: 'Access Tokens' }).click();
-  await expect(page.getByText('Group access tokens are not available yet.')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Group access tokens' })).toBeVisible();
   await open(page, `/orgs/${slug}/tokens`, info);
-  await expect(page.getByText('Organization access tokens are not available yet.')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Organization access tokens' })).toBeVisible();
   await checkA11y(page, jsEnabled(info));
 
   // Remove the member from the organization after confirming.

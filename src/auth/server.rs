@@ -125,6 +125,42 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// Suspends or restores a person's account. A suspended account cannot sign in,
+/// its sessions end on their next request, and its tokens are refused.
+pub async fn set_user_disabled(
+    db: &Db,
+    actor: &Actor<'_>,
+    email: &Email,
+    disabled: bool,
+) -> Result<(), AppError> {
+    let mut tx = db.pool.begin().await?;
+    let changed =
+        sqlx::query("UPDATE users SET is_disabled = $1 WHERE email = $2 AND kind = 'human'")
+            .bind(i64::from(disabled))
+            .bind(email.as_str())
+            .execute(&mut *tx)
+            .await?;
+    if changed.rows_affected() == 0 {
+        return Err(AppError::invalid("email", "No account has this email."));
+    }
+    audit::record(
+        &mut *tx,
+        actor,
+        if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        },
+        Target {
+            label: email.as_str(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    db.commit_auth_change(tx).await?;
+    Ok(())
+}
+
 pub async fn setup_first_admin(
     ctx: &RequestCtx,
     email: &str,

@@ -1,7 +1,7 @@
 //! Server functions for organizations and groups: each checks the session, parses
 //! its input and hands over to `server.rs`, which checks the caller's role.
 
-use super::{GroupSummary, GroupView, Member, MyOrg, OrgView};
+use super::{AuditPage, GroupSummary, GroupView, Member, MyOrg, OrgSettings, OrgView};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -185,4 +185,59 @@ pub async fn remove_group_member(org: String, group: String, user_id: i64) -> Re
         server::remove_group_member(&ctx, &user, &org, &group, user_id).await
     }
     .await
+}
+
+#[server(prefix = "/rpc", endpoint = "get_org_settings")]
+pub async fn get_org_settings(org: String) -> Result<OrgSettings, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let access = server::org_admin_access(ctx.db(), &user, &org).await?;
+    server::org_settings(&ctx, access.id).await
+}
+
+/// Checkboxes are present ("on") only when ticked.
+#[server(prefix = "/rpc", endpoint = "update_org_settings")]
+pub async fn update_org_settings(
+    org: String,
+    #[server(default)] allow_org_tokens: String,
+    #[server(default)] allow_group_tokens: String,
+    #[server(default)] allow_non_expiring_tokens: String,
+    #[server(default)] token_max_lifetime_days: String,
+) -> Result<OrgSettings, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let ticked = |v: &str| matches!(v, "on" | "true");
+    server::update_org_settings(
+        &ctx,
+        &user,
+        &org,
+        ticked(&allow_org_tokens),
+        ticked(&allow_group_tokens),
+        ticked(&allow_non_expiring_tokens),
+        &token_max_lifetime_days,
+    )
+    .await
+    .map_err(|e| {
+        e.with_input([
+            ("allow_org_tokens", allow_org_tokens.as_str()),
+            ("allow_group_tokens", allow_group_tokens.as_str()),
+            (
+                "allow_non_expiring_tokens",
+                allow_non_expiring_tokens.as_str(),
+            ),
+            ("token_max_lifetime_days", token_max_lifetime_days.as_str()),
+        ])
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "list_org_audit")]
+pub async fn list_org_audit(
+    org: String,
+    #[server(default)] page: Option<i64>,
+    #[server(default)] action: String,
+) -> Result<AuditPage, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let access = server::org_admin_access(ctx.db(), &user, &org).await?;
+    server::org_audit(ctx.db(), access.id, page.unwrap_or(1), &action).await
 }

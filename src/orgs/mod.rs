@@ -64,3 +64,39 @@ pub struct Member {
     pub role: Role,
     pub joined_at: i64,
 }
+
+/// An organization's token policy (Settings tab).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettings {
+    pub allow_org_tokens: bool,
+    pub allow_group_tokens: bool,
+    pub allow_non_expiring_tokens: bool,
+    pub token_max_lifetime_days: Option<i64>,
+    /// The instance's own limit, which the organization cannot exceed.
+    pub instance_max_lifetime_days: Option<i64>,
+    pub instance_allows_non_expiring: bool,
+}
+
+/// One line of an organization's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub group: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// One page of the audit trail, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub page: i64,
+    pub has_more: bool,
+    /// Every action recorded for this organization, for the filter.
+    pub actions: Vec<String>,
+    pub action: String,
+}
+
+pub const AUDIT_PAGE_SIZE: i64 = 25;

@@ -1,7 +1,10 @@
 //! Organization and group rules (server only). Every function that changes
 //! something checks the caller's role here, whatever the page showed them.
 
-use super::{GroupLink, GroupSummary, GroupView, Member, MyOrg};
+use super::{
+    AuditEntry, AuditPage, GroupLink, GroupSummary, GroupView, Member, MyOrg, OrgSettings,
+    AUDIT_PAGE_SIZE,
+};
 use crate::auth::CurrentUser;
 use crate::domain::{Email, Name, Role, Slug};
 use crate::error::AppError;
@@ -43,15 +46,6 @@ impl GroupAccess {
     }
 }
 
-fn role_from_db(raw: &str) -> Role {
-    // The column's CHECK constraint allows only these two values.
-    if raw == "admin" {
-        Role::Admin
-    } else {
-        Role::User
-    }
-}
-
 /// Organizations are visible to their members only; to anyone else an existing
 /// organization looks exactly like a missing one.
 pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAccess, AppError> {
@@ -68,7 +62,7 @@ pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAc
         id,
         slug,
         name,
-        role: role_from_db(&role),
+        role: Role::from_db(&role),
     })
 }
 
@@ -107,11 +101,11 @@ pub async fn group_access(
         group_id,
         slug,
         name,
-        group_role: role.as_deref().map(role_from_db),
+        group_role: role.as_deref().map(Role::from_db),
     })
 }
 
-async fn group_manager_access(
+pub async fn group_manager_access(
     db: &Db,
     user: &CurrentUser,
     org_slug: &str,
@@ -144,7 +138,7 @@ pub async fn list_my_orgs(db: &Db, user_id: i64) -> Result<Vec<MyOrg>, AppError>
         .map(|(id, slug, name, role)| MyOrg {
             slug,
             name,
-            role: role_from_db(&role),
+            role: Role::from_db(&role),
             groups: groups
                 .iter()
                 .filter(|(org_id, _, _)| *org_id == id)
@@ -206,7 +200,7 @@ pub async fn create_org(
         },
     )
     .await?;
-    tx.commit().await?;
+    db.commit_auth_change(tx).await?;
     Ok(slug)
 }
 
@@ -253,7 +247,7 @@ fn member_from_row(row: (i64, String, Option<String>, String, String, i64)) -> M
         display_name,
         email,
         technical: kind == "technical",
-        role: role_from_db(&role),
+        role: Role::from_db(&role),
         joined_at,
     }
 }
@@ -313,7 +307,7 @@ pub async fn add_org_member(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -332,7 +326,7 @@ async fn org_membership(
     .fetch_optional(&db.pool)
     .await?;
     let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
-    Ok((role_from_db(&role), kind, label))
+    Ok((Role::from_db(&role), kind, label))
 }
 
 async fn org_admin_count(db: &Db, org_id: i64) -> Result<i64, AppError> {
@@ -389,7 +383,7 @@ pub async fn set_org_member_role(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -434,7 +428,7 @@ pub async fn remove_org_member(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -537,6 +531,14 @@ pub async fn delete_group(
             .await?;
     let (group_id, name) = row.ok_or_else(|| AppError::not_found("Group"))?;
     let mut tx = ctx.db().pool.begin().await?;
+    // The group's tokens go with it (cascade); their technical users too.
+    sqlx::query(
+        "DELETE FROM users WHERE kind = 'technical' \
+         AND id IN (SELECT user_id FROM access_tokens WHERE group_id = $1)",
+    )
+    .bind(group_id)
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut *tx,
         &ctx.actor(user),
@@ -553,7 +555,7 @@ pub async fn delete_group(
         .bind(group_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -612,7 +614,7 @@ pub async fn add_group_member(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -630,7 +632,7 @@ async fn group_membership(
     .fetch_optional(&db.pool)
     .await?;
     let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
-    Ok((role_from_db(&role), kind, label))
+    Ok((Role::from_db(&role), kind, label))
 }
 
 pub async fn set_group_member_role(
@@ -671,7 +673,7 @@ pub async fn set_group_member_role(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
 }
 
@@ -705,6 +707,144 @@ pub async fn remove_group_member(
         },
     )
     .await?;
-    tx.commit().await?;
+    ctx.db().commit_auth_change(tx).await?;
     Ok(())
+}
+
+pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, AppError> {
+    let (allow_org, allow_group, allow_non_expiring, max_days): (i64, i64, i64, Option<i64>) =
+        sqlx::query_as(
+            "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
+             token_max_lifetime_days FROM organizations WHERE id = $1",
+        )
+        .bind(org_id)
+        .fetch_one(&ctx.db().pool)
+        .await?;
+    let instance = ctx.state.config.expiry_policy();
+    Ok(OrgSettings {
+        allow_org_tokens: allow_org != 0,
+        allow_group_tokens: allow_group != 0,
+        allow_non_expiring_tokens: allow_non_expiring != 0,
+        token_max_lifetime_days: max_days,
+        instance_max_lifetime_days: instance.max_lifetime_days,
+        instance_allows_non_expiring: instance.allow_non_expiring,
+    })
+}
+
+/// Longest lifetime an organization may set for its tokens, in days.
+const MAX_LIFETIME_DAYS_LIMIT: i64 = 3650;
+
+pub async fn update_org_settings(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    org_slug: &str,
+    allow_org_tokens: bool,
+    allow_group_tokens: bool,
+    allow_non_expiring_tokens: bool,
+    max_lifetime_days: &str,
+) -> Result<OrgSettings, AppError> {
+    let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    let max_days = match max_lifetime_days.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>() {
+            Ok(days) if (1..=MAX_LIFETIME_DAYS_LIMIT).contains(&days) => Some(days),
+            _ => {
+                return Err(AppError::invalid(
+                    "token_max_lifetime_days",
+                    format!("Enter a whole number of days from 1 to {MAX_LIFETIME_DAYS_LIMIT}, or leave it empty for no limit."),
+                ))
+            }
+        },
+    };
+    let before = org_settings(ctx, org.id).await?;
+    let mut tx = ctx.db().pool.begin().await?;
+    sqlx::query(
+        "UPDATE organizations SET allow_org_tokens = $1, allow_group_tokens = $2, \
+         allow_non_expiring_tokens = $3, token_max_lifetime_days = $4 WHERE id = $5",
+    )
+    .bind(i64::from(allow_org_tokens))
+    .bind(i64::from(allow_group_tokens))
+    .bind(i64::from(allow_non_expiring_tokens))
+    .bind(max_days)
+    .bind(org.id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &ctx.actor(user),
+        "org.settings_changed",
+        Target {
+            org_id: Some(org.id),
+            label: &org.name,
+            detail: Some(json!({
+                "from": {
+                    "allow_org_tokens": before.allow_org_tokens,
+                    "allow_group_tokens": before.allow_group_tokens,
+                    "allow_non_expiring_tokens": before.allow_non_expiring_tokens,
+                    "token_max_lifetime_days": before.token_max_lifetime_days,
+                },
+                "to": {
+                    "allow_org_tokens": allow_org_tokens,
+                    "allow_group_tokens": allow_group_tokens,
+                    "allow_non_expiring_tokens": allow_non_expiring_tokens,
+                    "token_max_lifetime_days": max_days,
+                },
+            })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ctx.db().commit_auth_change(tx).await?;
+    org_settings(ctx, org.id).await
+}
+
+/// The organization's audit trail (its own and its groups' events), newest
+/// first, `AUDIT_PAGE_SIZE` per page, optionally one action only.
+pub async fn org_audit(
+    db: &Db,
+    org_id: i64,
+    page: i64,
+    action: &str,
+) -> Result<AuditPage, AppError> {
+    let page = page.max(1);
+    let action = action.trim();
+    /// occurred_at, actor, action, target, group name, ip
+    type AuditRow = (i64, String, String, String, Option<String>, Option<String>);
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT a.occurred_at, a.actor_label, a.action, a.target_label, g.name, a.ip \
+             FROM audit_events a LEFT JOIN groups g ON g.id = a.group_id \
+             WHERE a.org_id = $1 AND ($2 = '' OR a.action = $2) \
+             ORDER BY a.id DESC LIMIT $3 OFFSET $4",
+    )
+    .bind(org_id)
+    .bind(action)
+    .bind(AUDIT_PAGE_SIZE + 1)
+    .bind((page - 1) * AUDIT_PAGE_SIZE)
+    .fetch_all(&db.pool)
+    .await?;
+    let has_more = rows.len() as i64 > AUDIT_PAGE_SIZE;
+    let actions: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT action FROM audit_events WHERE org_id = $1 ORDER BY action",
+    )
+    .bind(org_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(AuditPage {
+        entries: rows
+            .into_iter()
+            .take(AUDIT_PAGE_SIZE as usize)
+            .map(|(at, actor, action, target, group, ip)| AuditEntry {
+                at,
+                actor,
+                action,
+                target,
+                group,
+                ip,
+            })
+            .collect(),
+        page,
+        has_more,
+        actions: actions.into_iter().map(|(a,)| a).collect(),
+        action: action.to_string(),
+    })
 }

@@ -1,6 +1,7 @@
 //! Group page: Members and Access Tokens tabs.
 
 use super::org::{member_controls, member_rows};
+use super::tokens::TokensPanel;
 use super::{param, with_user, Loaded};
 use crate::components::{
     action_error, loading, ErrorView, Field, FormAlert, RoleSelect, Saved, Tab, Tabs,
@@ -9,6 +10,7 @@ use crate::orgs::api::{
     get_group, list_group_members, AddGroupMember, RemoveGroupMember, SetGroupMemberRole,
 };
 use crate::orgs::GroupView;
+use crate::tokens::TokenScope;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
@@ -48,10 +50,13 @@ pub fn GroupLayout() -> impl IntoView {
                                         }}
                                     </p>
                                 </header>
-                                <Tabs label="Group sections" tabs=vec![
-                                    Tab { href: base.clone(), label: "Members" },
-                                    Tab { href: format!("{base}/tokens"), label: "Access Tokens" },
-                                ]/>
+                                <Tabs label="Group sections" tabs={
+                                    let mut tabs = vec![Tab { href: base.clone(), label: "Members" }];
+                                    if group.can_manage {
+                                        tabs.push(Tab { href: format!("{base}/tokens"), label: "Access Tokens" });
+                                    }
+                                    tabs
+                                }/>
                                 <Outlet/>
                             }
                             .into_any()
@@ -153,12 +158,14 @@ pub fn GroupMembersTab() -> impl IntoView {
     }
 }
 
+/// For the group's admins and the organization's; for anyone else the server
+/// functions answer 403 and the tab shows that. The panel's resources are made
+/// up front, not inside a pending Suspend, so it hydrates reliably.
 #[component]
 pub fn GroupTokensTab() -> impl IntoView {
-    view! {
-        <section class="card placeholder">
-            <h2>"Group access tokens"</h2>
-            <p>"Group access tokens are not available yet. When they are, group admins will create them here for integrations that act within this group only."</p>
-        </section>
-    }
+    let scope = TokenScope::Group {
+        org: param("org").get_untracked(),
+        group: param("group").get_untracked(),
+    };
+    view! { <TokensPanel scope/> }
 }

@@ -1,18 +1,23 @@
-//! Organization page: Members, Groups and Access Tokens tabs.
+//! Organization page: Members and Groups tabs, and for admins Access Tokens,
+//! Audit and Settings.
 
+use super::tokens::TokensPanel;
 use super::{param, with_user, Loaded};
 use crate::components::{
-    action_error, format_date, loading, ErrorView, Field, FormAlert, RoleSelect, Saved, Tab, Tabs,
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, RoleSelect,
+    Saved, Tab, Tabs,
 };
 use crate::domain::Role;
 use crate::orgs::api::{
-    get_org, list_groups, list_org_members, AddOrgMember, CreateGroup, DeleteGroup,
-    RemoveOrgMember, SetOrgMemberRole,
+    get_org, get_org_settings, list_groups, list_org_audit, list_org_members, AddOrgMember,
+    CreateGroup, DeleteGroup, RemoveOrgMember, SetOrgMemberRole, UpdateOrgSettings,
 };
-use crate::orgs::{Member, OrgView};
+use crate::orgs::{AuditPage, Member, OrgView};
+use crate::tokens::TokenScope;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
+use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy)]
 struct CurrentOrg(Resource<Loaded<OrgView>>);
@@ -36,11 +41,7 @@ pub fn OrgLayout() -> impl IntoView {
                                     <h1>{org.name.clone()}</h1>
                                     <p class="muted">"Your role: " {org.my_role.label()}</p>
                                 </header>
-                                <Tabs label="Organization sections" tabs=vec![
-                                    Tab { href: base.clone(), label: "Members" },
-                                    Tab { href: format!("{base}/groups"), label: "Groups" },
-                                    Tab { href: format!("{base}/tokens"), label: "Access Tokens" },
-                                ]/>
+                                <Tabs label="Organization sections" tabs=org_tabs(&base, org.is_admin())/>
                                 <Outlet/>
                             }
                             .into_any()
@@ -303,12 +304,223 @@ pub fn OrgGroupsTab() -> impl IntoView {
     }
 }
 
+// The admin-only tabs create their resources up front (not inside a pending
+// Suspend, which does not hydrate reliably); for anyone but an admin the
+// server functions answer 403 and the tab shows that.
 #[component]
 pub fn OrgTokensTab() -> impl IntoView {
+    let org = param("org").get_untracked();
+    view! { <TokensPanel scope=TokenScope::Organization { org }/> }
+}
+
+fn org_tabs(base: &str, admin: bool) -> Vec<Tab> {
+    let mut tabs = vec![
+        Tab {
+            href: base.to_string(),
+            label: "Members",
+        },
+        Tab {
+            href: format!("{base}/groups"),
+            label: "Groups",
+        },
+    ];
+    if admin {
+        tabs.extend([
+            Tab {
+                href: format!("{base}/tokens"),
+                label: "Access Tokens",
+            },
+            Tab {
+                href: format!("{base}/audit"),
+                label: "Audit",
+            },
+            Tab {
+                href: format!("{base}/settings"),
+                label: "Settings",
+            },
+        ]);
+    }
+    tabs
+}
+
+#[component]
+pub fn OrgAuditTab() -> impl IntoView {
+    view! { <AuditTrail org=param("org").get_untracked()/> }
+}
+
+/// The audit trail, filtered and paged by the address (`?action=…&page=…`), so
+/// the filter form and the page links work without JavaScript too.
+#[component]
+fn AuditTrail(org: String) -> impl IntoView {
+    let query = use_query_map();
+    let trail = Resource::new(
+        move || {
+            let q = query.read();
+            (
+                q.get("action").unwrap_or_default(),
+                q.get("page")
+                    .and_then(|p| p.parse::<i64>().ok())
+                    .unwrap_or(1),
+            )
+        },
+        {
+            let org = org.clone();
+            move |(action, page)| list_org_audit(org.clone(), Some(page), action)
+        },
+    );
+    let base = format!("/orgs/{org}/audit");
     view! {
-        <section class="card placeholder">
-            <h2>"Organization access tokens"</h2>
-            <p>"Organization access tokens are not available yet. When they are, organization admins will create them here for integrations that act for the whole organization."</p>
+        <section class="card">
+            <h2>"Audit trail"</h2>
+            <p class="muted">"Token, membership and settings changes in this organization and its groups, newest first."</p>
+            <Transition fallback=loading>
+                {move || {
+                    let base = base.clone();
+                    Suspend::new(async move {
+                        match trail.await {
+                            Ok(page) => audit_view(page, base).into_any(),
+                            Err(error) => view! { <ErrorView error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+fn audit_view(page: AuditPage, base: String) -> impl IntoView {
+    let link = {
+        let base = base.clone();
+        let action = page.action.clone();
+        move |n: i64| {
+            if action.is_empty() {
+                format!("{base}?page={n}")
+            } else {
+                format!("{base}?action={action}&page={n}")
+            }
+        }
+    };
+    let (prev, next) = (
+        (page.page > 1).then(|| link(page.page - 1)),
+        page.has_more.then(|| link(page.page + 1)),
+    );
+    let chosen = page.action.clone();
+    view! {
+        <form method="get" action=base class="filter-row">
+            <div class="field">
+                <label for="audit-action">"Action"</label>
+                <select id="audit-action" name="action">
+                    <option value="" selected=chosen.is_empty()>"All actions"</option>
+                    {page.actions.iter().map(|a| view! {
+                        <option value=a.clone() selected=*a == chosen>{a.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <button type="submit" class="btn">"Filter"</button>
+        </form>
+        {if page.entries.is_empty() {
+            view! { <p class="empty-note">"No events match."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table>
+                        <caption class="visually-hidden">"Audit events, newest first"</caption>
+                        <thead><tr>
+                            <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th>
+                            <th scope="col">"Target"</th><th scope="col">"Group"</th><th scope="col">"From"</th>
+                        </tr></thead>
+                        <tbody>
+                            {page.entries.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{format_datetime(e.at)}</td>
+                                    <td>{e.actor}</td>
+                                    <td><code>{e.action}</code></td>
+                                    <th scope="row">{e.target}</th>
+                                    <td>{e.group.unwrap_or_default()}</td>
+                                    <td>{e.ip.unwrap_or_default()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        <nav class="pager" aria-label="Audit pages">
+            {prev.map(|href| view! { <a class="btn btn-small" href=href rel="prev">"Newer"</a> })}
+            <span class="muted">{format!("Page {}", page.page)}</span>
+            {next.map(|href| view! { <a class="btn btn-small" href=href rel="next">"Older"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+pub fn OrgSettingsTab() -> impl IntoView {
+    view! { <TokenSettings org=param("org").get_untracked()/> }
+}
+
+#[component]
+fn TokenSettings(org: String) -> impl IntoView {
+    let update = ServerAction::<UpdateOrgSettings>::new();
+    let settings = Resource::new(move || update.version().get(), {
+        let org = org.clone();
+        move |_| get_org_settings(org.clone())
+    });
+    let error = action_error(update);
+    view! {
+        <section class="card">
+            <h2>"Token policy"</h2>
+            <Transition fallback=loading>
+                {move || {
+                    let org = org.clone();
+                    Suspend::new(async move {
+                        let current = match settings.await {
+                            Ok(current) => current,
+                            Err(error) => return view! { <ErrorView error/> }.into_any(),
+                        };
+                        let limit = current.instance_max_lifetime_days
+                            .map(|d| format!("This server allows at most {d} days; a longer limit here has no effect."))
+                            .unwrap_or_else(|| "Leave empty for no limit beyond the server's.".into());
+                        let max_days = current.token_max_lifetime_days.map(|d| d.to_string()).unwrap_or_default();
+                        let max_message = move || error.get().and_then(|e| e.field_message("token_max_lifetime_days"));
+                        view! {
+                            <ActionForm action=update>
+                                <FormAlert error/>
+                                <input type="hidden" name="org" value=org/>
+                                <fieldset>
+                                    <legend>"Which tokens may exist"</legend>
+                                    <div class="field field-check">
+                                        <input id="allow-org-tokens" type="checkbox" name="allow_org_tokens" checked=current.allow_org_tokens/>
+                                        <label for="allow-org-tokens">"Allow organization access tokens"</label>
+                                    </div>
+                                    <div class="field field-check">
+                                        <input id="allow-group-tokens" type="checkbox" name="allow_group_tokens" checked=current.allow_group_tokens/>
+                                        <label for="allow-group-tokens">"Allow group access tokens"</label>
+                                    </div>
+                                    <p class="field-hint">"Turning a kind off stops its existing tokens at once and refuses new ones; turning it back on restores them."</p>
+                                </fieldset>
+                                <fieldset>
+                                    <legend>"Expiry of organization and group tokens"</legend>
+                                    <div class="field field-check">
+                                        <input id="allow-non-expiring" type="checkbox" name="allow_non_expiring_tokens"
+                                            checked=current.allow_non_expiring_tokens disabled=!current.instance_allows_non_expiring/>
+                                        <label for="allow-non-expiring">"Allow tokens that never expire"</label>
+                                    </div>
+                                    <div class="field" class:field-invalid=move || max_message().is_some()>
+                                        <label for="max-lifetime">"Longest lifetime (days)"</label>
+                                        <input id="max-lifetime" type="number" name="token_max_lifetime_days" min="1" max="3650"
+                                            value=max_days aria-describedby="max-lifetime-hint max-lifetime-error"
+                                            aria-invalid=move || max_message().is_some().then_some("true")/>
+                                        <p class="field-hint" id="max-lifetime-hint">{limit}</p>
+                                        <p class="field-error" id="max-lifetime-error" role="alert">{max_message}</p>
+                                    </div>
+                                </fieldset>
+                                <button type="submit" class="btn btn-primary">"Save settings"</button>
+                                <Saved action=update text="Settings saved."/>
+                            </ActionForm>
+                        }.into_any()
+                    })
+                }}
+            </Transition>
         </section>
     }
 }

@@ -1,17 +1,18 @@
-//! Profile → Access Tokens: the personal token list, the create dialog, the
-//! one-time copy dialog, status buttons and recent activity.
+//! Access Tokens tabs: the token list, the create dialog, the one-time copy
+//! dialog, status buttons and recent activity — one panel for personal,
+//! organization and group tokens, told apart by its `TokenScope`.
 
 use super::profile::profile_tabs;
 use super::with_user;
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
 };
-use crate::domain::ExpiryChoice;
+use crate::domain::{ExpiryChoice, Role};
 use crate::tokens::api::{
-    list_my_tokens, my_token_activity, token_policy, CreateMyToken, DeleteMyToken,
-    RevokeAllMyTokens, SetMyTokenEnabled,
+    list_token_activity, list_tokens, token_policy, CreateToken, DeleteToken, RevokeAllTokens,
+    SetTokenEnabled,
 };
-use crate::tokens::{relative_time, CreatedToken, TokenStatus, TokenSummary};
+use crate::tokens::{relative_time, CreatedToken, TokenScope, TokenStatus, TokenSummary};
 use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,7 +28,7 @@ pub fn ProfileTokensPage() -> impl IntoView {
                 <h1>{user.display_name}</h1>
             </header>
             {profile_tabs()}
-            <PersonalTokens/>
+            <TokensPanel scope=TokenScope::Personal/>
         })}
     }
 }
@@ -41,12 +42,61 @@ fn status_badge(status: TokenStatus) -> impl IntoView {
     view! { <span class=class>{status.label()}</span> }
 }
 
+/// The hidden fields that tell a server function which tokens are meant.
+fn scope_fields(scope: &TokenScope) -> impl IntoView {
+    view! {
+        <input type="hidden" name="org" value=scope.org_field()/>
+        <input type="hidden" name="group" value=scope.group_field()/>
+    }
+}
+
+/// Words that differ between personal tokens and organization or group tokens
+/// (seed 002 calls disabling "revoke").
+struct Wording {
+    title: &'static str,
+    intro: &'static str,
+    empty: &'static str,
+    disable: &'static str,
+    enable: &'static str,
+    caption: &'static str,
+}
+
+fn wording(scope: &TokenScope) -> Wording {
+    match scope {
+        TokenScope::Personal => Wording {
+            title: "Personal access tokens",
+            intro: "Scripts, CI jobs and other apps use a token to call the Latchkey API as you, with your current permissions. Create one per integration so you can disable it on its own.",
+            empty: "You have no access tokens yet.",
+            disable: "Disable",
+            enable: "Enable",
+            caption: "Your personal access tokens, newest first",
+        },
+        TokenScope::Organization { .. } => Wording {
+            title: "Organization access tokens",
+            intro: "An organization token acts as its own technical user with the organization role you give it (admin or user), for integrations that work for the whole organization. It keeps working when the person who created it leaves.",
+            empty: "This organization has no access tokens yet.",
+            disable: "Revoke",
+            enable: "Reactivate",
+            caption: "Organization access tokens, newest first",
+        },
+        TokenScope::Group { .. } => Wording {
+            title: "Group access tokens",
+            intro: "A group token acts as its own technical user with the group role you give it (admin or user), in this group only.",
+            empty: "This group has no access tokens yet.",
+            disable: "Revoke",
+            enable: "Reactivate",
+            caption: "Group access tokens, newest first",
+        },
+    }
+}
+
 #[component]
-fn PersonalTokens() -> impl IntoView {
-    let create = ServerAction::<CreateMyToken>::new();
-    let set_enabled = ServerAction::<SetMyTokenEnabled>::new();
-    let delete = ServerAction::<DeleteMyToken>::new();
-    let revoke_all = ServerAction::<RevokeAllMyTokens>::new();
+pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let set_enabled = ServerAction::<SetTokenEnabled>::new();
+    let delete = ServerAction::<DeleteToken>::new();
+    let revoke_all = ServerAction::<RevokeAllTokens>::new();
+    let words = wording(&scope);
     let changes = move || {
         (
             create.version().get(),
@@ -55,8 +105,15 @@ fn PersonalTokens() -> impl IntoView {
             revoke_all.version().get(),
         )
     };
-    let tokens = Resource::new(changes, |_| list_my_tokens());
-    let activity = Resource::new(changes, |_| my_token_activity());
+    let (org, group) = (scope.org_field(), scope.group_field());
+    let tokens = Resource::new(changes, {
+        let (org, group) = (org.clone(), group.clone());
+        move |_| list_tokens(org.clone(), group.clone())
+    });
+    let activity = Resource::new(changes, move |_| {
+        list_token_activity(org.clone(), group.clone())
+    });
+    let page = scope.page();
     let row_error = Signal::derive(move || {
         action_error(set_enabled)
             .get()
@@ -99,36 +156,40 @@ fn PersonalTokens() -> impl IntoView {
         }
     };
 
+    let table_scope = scope.clone();
     view! {
         <section class="card">
             <div class="card-head">
-                <h2>"Personal access tokens"</h2>
-                <a class="btn btn-primary" href="/profile/tokens?new" on:click=open_create>
+                <h2>{words.title}</h2>
+                <a class="btn btn-primary" href=format!("{page}?new") on:click=open_create>
                     "Create a new access token"
                 </a>
             </div>
-            <p class="muted">"Scripts, CI jobs and other apps use a token to call the Latchkey API as you, with your current permissions. Create one per integration so you can disable it on its own."</p>
+            <p class="muted">{words.intro}</p>
             <FormAlert error=row_error/>
             <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(list) if list.tokens.is_empty() => view! {
-                            <p class="empty-note">"You have no access tokens yet."</p>
-                        }.into_any(),
-                        Ok(list) => {
-                            let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
-                            view! {
-                                <TokenTable list=list.tokens now=list.now set_enabled delete/>
-                                {(active > 0).then(|| view! { <RevokeAll action=revoke_all active/> })}
-                            }.into_any()
+                {move || {
+                    let scope = table_scope.clone();
+                    Suspend::new(async move {
+                        match tokens.await {
+                            Ok(list) if list.tokens.is_empty() => view! {
+                                <p class="empty-note">{wording(&scope).empty}</p>
+                            }.into_any(),
+                            Ok(list) => {
+                                let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
+                                view! {
+                                    <TokenTable list=list.tokens now=list.now scope=scope.clone() set_enabled delete/>
+                                    {(active > 0).then(|| view! { <RevokeAll action=revoke_all scope active/> })}
+                                }.into_any()
+                            }
+                            Err(error) => view! { <ErrorView error/> }.into_any(),
                         }
-                        Err(error) => view! { <ErrorView error/> }.into_any(),
-                    }
-                })}
+                    })
+                }}
             </Transition>
         </section>
 
-        <CreateTokenDialog action=create node_ref=create_dialog/>
+        <CreateTokenDialog action=create scope=scope.clone() node_ref=create_dialog/>
 
         <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-token-title" on:close=move |_| fresh.set(None)>
             {move || fresh.get().map(|created| view! { <CopySecret created on_done=forget_secret/> })}
@@ -165,17 +226,21 @@ fn PersonalTokens() -> impl IntoView {
 fn TokenTable(
     list: Vec<TokenSummary>,
     now: i64,
-    set_enabled: ServerAction<SetMyTokenEnabled>,
-    delete: ServerAction<DeleteMyToken>,
+    scope: TokenScope,
+    set_enabled: ServerAction<SetTokenEnabled>,
+    delete: ServerAction<DeleteToken>,
 ) -> impl IntoView {
+    let words = wording(&scope);
+    let shared = !scope.is_personal();
     view! {
         <div class="table-wrap">
             <table>
-                <caption class="visually-hidden">"Your personal access tokens, newest first"</caption>
+                <caption class="visually-hidden">{words.caption}</caption>
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Token"</th>
+                        {shared.then(|| view! { <th scope="col">"Role"</th><th scope="col">"Created by"</th> })}
                         <th scope="col">"Created"</th>
                         <th scope="col">"Expires"</th>
                         <th scope="col">"Last used"</th>
@@ -189,14 +254,24 @@ fn TokenTable(
                         let (id_again, name) = (id.clone(), t.name.clone());
                         let confirm = format!("Delete token \u{201c}{}\u{201d}", t.name);
                         let toggle = match t.status {
-                            TokenStatus::Active => Some(("false", "Disable")),
-                            TokenStatus::Disabled => Some(("true", "Enable")),
+                            TokenStatus::Active => Some(("false", words.disable)),
+                            TokenStatus::Disabled => Some(("true", words.enable)),
                             TokenStatus::Expired => None,
                         };
+                        let role = match (t.role, &scope) {
+                            (Some(Role::Admin), TokenScope::Group { .. }) => "Group admin",
+                            (Some(_), TokenScope::Group { .. }) => "Group user",
+                            (Some(Role::Admin), _) => "Organization admin",
+                            _ => "Organization user",
+                        };
+                        let created_by = t.created_by.clone().unwrap_or_else(|| "a removed account".into());
+                        let scope = scope.clone();
+                        let scope_again = scope.clone();
                         view! {
                             <tr>
                                 <th scope="row">{t.name.clone()}</th>
                                 <td><code>{t.hint.clone()}</code></td>
+                                {shared.then(|| view! { <td>{role}</td><td>{created_by}</td> })}
                                 <td>{format_date(t.created_at)}</td>
                                 <td>
                                     {match t.expires_at {
@@ -221,6 +296,7 @@ fn TokenTable(
                                             let id = id.clone();
                                             view! {
                                                 <ActionForm action=set_enabled>
+                                                    {scope_fields(&scope)}
                                                     <input type="hidden" name="token_id" value=id/>
                                                     <input type="hidden" name="enabled" value=enabled/>
                                                     <button type="submit" class="btn btn-small">{label}<span class="visually-hidden">" " {name}</span></button>
@@ -232,6 +308,7 @@ fn TokenTable(
                                             <div class="confirm-panel">
                                                 <p>{format!("{confirm}? Integrations using it stop working at once. This cannot be undone.")}</p>
                                                 <ActionForm action=delete>
+                                                    {scope_fields(&scope_again)}
                                                     <input type="hidden" name="token_id" value=id_again/>
                                                     <button type="submit" class="btn btn-small btn-danger">{confirm.clone()}</button>
                                                 </ActionForm>
@@ -249,17 +326,27 @@ fn TokenTable(
 }
 
 #[component]
-fn RevokeAll(action: ServerAction<RevokeAllMyTokens>, active: usize) -> impl IntoView {
+fn RevokeAll(
+    action: ServerAction<RevokeAllTokens>,
+    scope: TokenScope,
+    active: usize,
+) -> impl IntoView {
     let label = format!(
         "Disable all {active} active token{}",
         if active == 1 { "" } else { "s" }
     );
+    let whose = match scope {
+        TokenScope::Personal => "one of your tokens",
+        TokenScope::Organization { .. } => "one of this organization's tokens",
+        TokenScope::Group { .. } => "one of this group's tokens",
+    };
     view! {
         <details class="confirm revoke-all">
             <summary class="btn btn-danger-ghost">"Revoke all"</summary>
             <div class="confirm-panel">
-                <p>"Every integration using one of your tokens stops working until you enable its token again."</p>
+                <p>{format!("Every integration using {whose} stops working until its token is enabled again.")}</p>
                 <ActionForm action>
+                    {scope_fields(&scope)}
                     <button type="submit" class="btn btn-small btn-danger">{label}</button>
                 </ActionForm>
             </div>
@@ -269,7 +356,8 @@ fn RevokeAll(action: ServerAction<RevokeAllMyTokens>, active: usize) -> impl Int
 
 #[component]
 fn CreateTokenDialog(
-    action: ServerAction<CreateMyToken>,
+    action: ServerAction<CreateToken>,
+    scope: TokenScope,
     node_ref: NodeRef<Dialog>,
 ) -> impl IntoView {
     let query = use_query_map();
@@ -280,7 +368,20 @@ fn CreateTokenDialog(
     // under a modal dialog would leave the page inert.
     let open_without_script =
         query.read_untracked().get("new").is_some() || error.get_untracked().is_some();
-    let policy = Resource::new(|| (), |_| token_policy());
+    let policy = Resource::new(|| (), {
+        let (org, group) = (scope.org_field(), scope.group_field());
+        move |_| token_policy(org.clone(), group.clone())
+    });
+    let page = scope.page();
+    let admin_ticked = error
+        .get_untracked()
+        .and_then(|e| e.echoed("admin"))
+        .is_some_and(|v| v == "on");
+    let admin_label = match scope {
+        TokenScope::Group { .. } => Some("Assign the group admin role"),
+        TokenScope::Organization { .. } => Some("Assign the organization admin role"),
+        TokenScope::Personal => None,
+    };
     let chosen = move || {
         error
             .get()
@@ -298,6 +399,7 @@ fn CreateTokenDialog(
         <dialog node_ref=node_ref class="dialog" aria-labelledby="create-token-title" open=open_without_script>
             <h2 id="create-token-title">"Create a new access token"</h2>
             <ActionForm action>
+                {scope_fields(&scope)}
                 <FormAlert error/>
                 <Field id="token-name" name="name" label="Name" maxlength=100
                     hint="What the token is for, such as \u{201c}CI deploy\u{201d} or \u{201c}Zapier\u{201d}." error/>
@@ -305,6 +407,7 @@ fn CreateTokenDialog(
                     <label for="token-expiry">"Expires"</label>
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
+                            // When tokens are switched off here, the refusal shows on submit.
                             let policy = policy.await.ok();
                             view! {
                                 <select id="token-expiry" name="expiry"
@@ -327,8 +430,15 @@ fn CreateTokenDialog(
                 </div>
                 <Field id="token-custom-expiry" name="custom_expiry" label="Custom expiry (UTC)" kind="datetime-local"
                     required=false hint="Used when \u{201c}Custom date and time\u{201d} is chosen." error/>
+                {admin_label.map(|label| view! {
+                    <div class="field field-check">
+                        <input id="token-admin" type="checkbox" name="admin" checked=admin_ticked/>
+                        <label for="token-admin">{label}</label>
+                        <p class="field-hint">"Without it the token gets the user role: it can read, not manage."</p>
+                    </div>
+                })}
                 <div class="dialog-actions">
-                    <a class="btn" href="/profile/tokens" on:click=close>"Cancel"</a>
+                    <a class="btn" href=page on:click=close>"Cancel"</a>
                     <button type="submit" class="btn btn-primary">"Create token"</button>
                 </div>
             </ActionForm>

@@ -4,7 +4,7 @@ use super::audit::Actor;
 use super::config::{Cli, Command, Config, OrgCommand, UserCommand};
 use super::db::Db;
 use super::startup;
-use crate::auth::server::create_user;
+use crate::auth::server::{create_user, set_user_disabled};
 use crate::domain::{DisplayName, Email, Password, Role};
 use crate::error::AppError;
 use crate::orgs::server::{create_org, insert_group};
@@ -23,6 +23,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             display_name,
             instance_admin,
         }) => user_create(&cli.config, &email, &display_name, instance_admin).await,
+        Command::User(UserCommand::Disable { email }) => {
+            user_set_disabled(&cli.config, &email, true).await
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            user_set_disabled(&cli.config, &email, false).await
+        }
         Command::Org(OrgCommand::Create { name, slug, admin }) => {
             org_create(&cli.config, &name, slug.as_deref().unwrap_or(""), &admin).await
         }
@@ -92,6 +98,16 @@ fn read_password() -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         Ok(input.trim_end_matches(['\r', '\n']).to_string())
     }
+}
+
+async fn user_set_disabled(config: &Config, email: &str, disabled: bool) -> Result<(), String> {
+    let email = Email::parse(email).map_err(describe)?;
+    let db = connect(config).await?;
+    set_user_disabled(&db, &Actor::system("command line"), &email, disabled)
+        .await
+        .map_err(describe)?;
+    println!("{} {email}.", if disabled { "Disabled" } else { "Enabled" });
+    Ok(())
 }
 
 async fn user_create(

@@ -47,6 +47,17 @@ pub enum UserCommand {
         #[arg(long)]
         instance_admin: bool,
     },
+    /// Suspend a person's account: no sign-in, and its access tokens stop
+    /// working on every instance within a second.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lift a suspension made with `user disable`.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +157,18 @@ pub struct Config {
         global = true
     )]
     pub usage_flush_millis: u64,
+
+    /// How often, in milliseconds, each instance checks the database for token,
+    /// user or membership changes made elsewhere (another instance, the command
+    /// line, SQL) and drops its cached token checks. Changes made through this
+    /// instance take effect at once.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUTH_SYNC_MILLIS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub auth_sync_millis: u64,
 
     /// Failed sign-ins for one account within 15 minutes before it is locked for
     /// the rest of that window.

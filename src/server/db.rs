@@ -2,9 +2,10 @@
 //! the URL. Queries stick to what both dialects share (`$n` placeholders,
 //! BIGINT/TEXT columns, `RETURNING`).
 
+use crate::tokens::cache::AuthCache;
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,10 +18,12 @@ pub enum Backend {
     Postgres,
 }
 
+/// The pool, and the in-memory answers of token checks read through it.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    pub auth_cache: AuthCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +80,11 @@ impl Db {
             }
         }
         .map_err(DbSetupError::Connect)?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            auth_cache: AuthCache::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), DbSetupError> {
@@ -89,6 +96,23 @@ impl Db {
             .run(&self.pool)
             .await
             .map_err(DbSetupError::Migrate)
+    }
+
+    /// Commits a change that can alter a token check (a token's state, a
+    /// user's standing, a membership) and forgets this instance's cached
+    /// answers at once. Other instances follow through `auth_epoch`.
+    pub async fn commit_auth_change(&self, tx: Transaction<'_, Any>) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.auth_cache.invalidate();
+        Ok(())
+    }
+
+    /// The database's change counter for token checks (moved by triggers).
+    pub async fn auth_epoch(&self) -> Result<i64, sqlx::Error> {
+        let (value,): (i64,) = sqlx::query_as("SELECT value FROM auth_epoch WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -8,7 +8,7 @@ use super::session_store::DbSessionStore;
 use super::state::AppState;
 use crate::app::{shell, App};
 use axum::middleware;
-use axum::routing::{any, get};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -64,9 +64,45 @@ pub fn router(state: AppState) -> Router {
         )));
     let leptos_options = state.leptos_options.clone();
 
-    Router::new()
-        .route("/api/v1/whoami", get(super::rest::whoami))
+    // The token API and the probes sit outside the session and page layers:
+    // they never use cookies, and the token check is the hot path.
+    use super::rest;
+    let token_api = Router::new()
+        .route("/api/v1/whoami", get(rest::whoami))
+        .route("/api/v1/orgs/{org}/members", get(rest::org_members))
+        .route("/api/v1/orgs/{org}/groups", get(rest::org_groups))
+        .route(
+            "/api/v1/orgs/{org}/groups/{group}/members",
+            get(rest::group_members),
+        )
+        .route(
+            "/api/v1/orgs/{org}/tokens",
+            get(rest::list_org_tokens).post(rest::create_org_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/tokens/{token_id}",
+            delete(rest::delete_org_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/tokens/{token_id}/{action}",
+            post(rest::change_org_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/groups/{group}/tokens",
+            get(rest::list_group_tokens).post(rest::create_group_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}",
+            delete(rest::delete_group_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}",
+            post(rest::change_group_token),
+        )
         .route("/api/{*rest}", any(api::api_not_found))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz));
+    Router::new()
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -77,8 +113,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(
             super::token_page::show_new_token_without_js,
         ))
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
+        .merge(token_api)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
@@ -100,6 +135,10 @@ pub fn spawn_background_jobs(state: &AppState) {
             }
         }
     });
+    tokio::spawn(follow_auth_changes(
+        state.db.clone(),
+        Duration::from_millis(state.config.auth_sync_millis.max(10)),
+    ));
     let db = state.db.clone();
     tokio::spawn(async move {
         let store = DbSessionStore::new(db.clone());
@@ -114,6 +153,33 @@ pub fn spawn_background_jobs(state: &AppState) {
             }
         }
     });
+}
+
+/// Drops this instance's cached token checks whenever the database's
+/// `auth_epoch` moves: a change made by another instance, the command line or
+/// plain SQL. When the database cannot be read, the cache is dropped too, so
+/// nothing outlives one interval unchecked.
+async fn follow_auth_changes(db: Db, every: Duration) {
+    let mut seen = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db.auth_epoch().await {
+            Ok(epoch) if seen == Some(epoch) => {}
+            Ok(epoch) => {
+                if seen.is_some() {
+                    db.auth_cache.invalidate();
+                }
+                seen = Some(epoch);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read auth_epoch; dropping cached token checks");
+                db.auth_cache.invalidate();
+                seen = None;
+            }
+        }
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM.

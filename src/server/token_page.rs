@@ -13,7 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-const CREATE_PATH: &str = "/rpc/create_my_token";
+const CREATE_PATH: &str = "/rpc/create_token";
 
 pub async fn show_new_token_without_js(request: Request, next: Next) -> Response {
     let plain_form_post = request.uri().path() == CREATE_PATH
@@ -85,11 +85,12 @@ fn render(created: &CreatedToken) -> String {
 <input id="new-token-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{secret}">
 </div>
 {duplicate}
-<p><a class="btn btn-primary" href="/profile/tokens">Done, I have copied it</a></p>
+<p><a class="btn btn-primary" href="{back}">Done, I have copied it</a></p>
 </section>
 </main>
 </body>
 </html>"#,
         secret = escape(&created.secret),
+        back = escape(&created.scope.page()),
     )
 }

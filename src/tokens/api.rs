@@ -1,88 +1,134 @@
-//! Server functions for personal tokens: session check, then `server.rs`.
+//! Server functions for tokens: session check, scope check, then `server.rs`.
+//!
+//! Every function takes the scope as two form fields, `org` and `group`: both
+//! empty means the caller's personal tokens; an organization's tokens need its
+//! admin role; a group's need the group's or the organization's admin role.
 
+#[cfg(feature = "ssr")]
+use super::TokenScope;
 use super::{CreatedToken, TokenActivity, TokenList};
 use crate::domain::ExpiryPolicy;
 use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {super::server, crate::server::request::RequestCtx};
+use {
+    super::server::{self, owner_for_person, NewToken, Owner},
+    crate::auth::CurrentUser,
+    crate::server::request::RequestCtx,
+};
 
-#[server(prefix = "/rpc", endpoint = "list_my_tokens")]
-pub async fn list_my_tokens() -> Result<TokenList, AppError> {
+/// The signed-in caller and the owner they may manage, or why not.
+#[cfg(feature = "ssr")]
+async fn cleared(org: &str, group: &str) -> Result<(RequestCtx, CurrentUser, Owner), AppError> {
+    let scope = TokenScope::from_fields(org, group)?;
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
-    let tokens = server::list_personal(ctx.db(), user.id).await?;
+    let owner = owner_for_person(ctx.db(), &user, &scope).await?;
+    Ok((ctx, user, owner))
+}
+
+#[server(prefix = "/rpc", endpoint = "list_tokens")]
+pub async fn list_tokens(
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<TokenList, AppError> {
+    let (ctx, _, owner) = cleared(&org, &group).await?;
+    let tokens = server::list(ctx.db(), owner).await?;
     Ok(TokenList {
         now: crate::server::db::now(),
         tokens,
     })
 }
 
-#[server(prefix = "/rpc", endpoint = "my_token_activity")]
-pub async fn my_token_activity() -> Result<Vec<TokenActivity>, AppError> {
-    let ctx = RequestCtx::load().await?;
-    let user = ctx.require_user().await?;
-    server::recent_activity(ctx.db(), user.id, 10).await
+#[server(prefix = "/rpc", endpoint = "list_token_activity")]
+pub async fn list_token_activity(
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<Vec<TokenActivity>, AppError> {
+    let (ctx, _, owner) = cleared(&org, &group).await?;
+    server::recent_activity(ctx.db(), owner, 10).await
 }
 
-/// The instance's expiry rules, so the dialog offers only allowed presets.
+/// The expiry rules for new tokens here, so the dialog offers only allowed
+/// presets. Refused with the reason when the organization turned them off.
 #[server(prefix = "/rpc", endpoint = "token_policy")]
-pub async fn token_policy() -> Result<ExpiryPolicy, AppError> {
-    let ctx = RequestCtx::load().await?;
-    ctx.require_user().await?;
-    Ok(ctx.state.config.expiry_policy())
+pub async fn token_policy(
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<ExpiryPolicy, AppError> {
+    let (ctx, _, owner) = cleared(&org, &group).await?;
+    server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy()).await
 }
 
-#[server(prefix = "/rpc", endpoint = "create_my_token")]
-pub async fn create_my_token(
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn create_token(
     name: String,
     expiry: String,
     #[server(default)] custom_expiry: String,
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+    // A checkbox: present ("on") only when ticked.
+    #[server(default)] admin: String,
 ) -> Result<CreatedToken, AppError> {
-    let ctx = RequestCtx::load().await?;
-    let user = ctx.require_user().await?;
-    let actor = ctx.actor(&user);
-    let policy = ctx.state.config.expiry_policy();
-    server::create_personal(
-        ctx.db(),
-        &actor,
-        user.id,
-        &name,
-        &expiry,
-        &custom_expiry,
-        &policy,
-    )
-    .await
-    .map_err(|e| {
+    let echo = |e: AppError| {
         e.with_input([
             ("name", name.as_str()),
             ("expiry", expiry.as_str()),
             ("custom_expiry", custom_expiry.as_str()),
+            ("admin", admin.as_str()),
         ])
-    })
+    };
+    let (ctx, user, owner) = cleared(&org, &group).await?;
+    let policy = server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy())
+        .await
+        .map_err(echo)?;
+    server::create(
+        ctx.db(),
+        &ctx.actor(&user),
+        owner,
+        TokenScope::from_fields(&org, &group)?,
+        NewToken {
+            name: &name,
+            expiry: &expiry,
+            custom_expiry: &custom_expiry,
+            admin: matches!(admin.as_str(), "on" | "true"),
+        },
+        &policy,
+    )
+    .await
+    .map_err(echo)
 }
 
-#[server(prefix = "/rpc", endpoint = "set_my_token_enabled")]
-pub async fn set_my_token_enabled(token_id: i64, enabled: bool) -> Result<(), AppError> {
-    let ctx = RequestCtx::load().await?;
-    let user = ctx.require_user().await?;
-    let actor = ctx.actor(&user);
-    server::set_personal_enabled(ctx.db(), &actor, user.id, token_id, enabled).await
+#[server(prefix = "/rpc", endpoint = "set_token_enabled")]
+pub async fn set_token_enabled(
+    token_id: i64,
+    enabled: bool,
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<(), AppError> {
+    let (ctx, user, owner) = cleared(&org, &group).await?;
+    server::set_enabled(ctx.db(), &ctx.actor(&user), owner, token_id, enabled)
+        .await
+        .map(|_| ())
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_my_token")]
-pub async fn delete_my_token(token_id: i64) -> Result<(), AppError> {
-    let ctx = RequestCtx::load().await?;
-    let user = ctx.require_user().await?;
-    let actor = ctx.actor(&user);
-    server::delete_personal(ctx.db(), &actor, user.id, token_id).await
+#[server(prefix = "/rpc", endpoint = "delete_token")]
+pub async fn delete_token(
+    token_id: i64,
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<(), AppError> {
+    let (ctx, user, owner) = cleared(&org, &group).await?;
+    server::delete(ctx.db(), &ctx.actor(&user), owner, token_id).await
 }
 
-#[server(prefix = "/rpc", endpoint = "revoke_all_my_tokens")]
-pub async fn revoke_all_my_tokens() -> Result<u64, AppError> {
-    let ctx = RequestCtx::load().await?;
-    let user = ctx.require_user().await?;
-    let actor = ctx.actor(&user);
-    server::revoke_all_personal(ctx.db(), &actor, user.id).await
+#[server(prefix = "/rpc", endpoint = "revoke_all_tokens")]
+pub async fn revoke_all_tokens(
+    #[server(default)] org: String,
+    #[server(default)] group: String,
+) -> Result<u64, AppError> {
+    let (ctx, user, owner) = cleared(&org, &group).await?;
+    server::revoke_all(ctx.db(), &ctx.actor(&user), owner).await
 }

@@ -3,11 +3,67 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod cache;
+#[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::domain::Role;
+use crate::error::AppError;
 use serde::{Deserialize, Serialize};
+
+/// Whose tokens a page or request is about. Server functions take it as two
+/// form fields, `org` and `group`, both empty for the caller's own tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TokenScope {
+    Personal,
+    Organization { org: String },
+    Group { org: String, group: String },
+}
+
+impl TokenScope {
+    pub fn from_fields(org: &str, group: &str) -> Result<Self, AppError> {
+        match (org.trim(), group.trim()) {
+            ("", "") => Ok(TokenScope::Personal),
+            (org, "") => Ok(TokenScope::Organization { org: org.into() }),
+            ("", _) => Err(AppError::BadRequest(
+                "a group is named without its organization".into(),
+            )),
+            (org, group) => Ok(TokenScope::Group {
+                org: org.into(),
+                group: group.into(),
+            }),
+        }
+    }
+
+    pub fn org_field(&self) -> String {
+        match self {
+            TokenScope::Personal => String::new(),
+            TokenScope::Organization { org } | TokenScope::Group { org, .. } => org.clone(),
+        }
+    }
+
+    pub fn group_field(&self) -> String {
+        match self {
+            TokenScope::Group { group, .. } => group.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The page that lists this scope's tokens.
+    pub fn page(&self) -> String {
+        match self {
+            TokenScope::Personal => "/profile/tokens".into(),
+            TokenScope::Organization { org } => format!("/orgs/{org}/tokens"),
+            TokenScope::Group { org, group } => format!("/orgs/{org}/groups/{group}/tokens"),
+        }
+    }
+
+    pub fn is_personal(&self) -> bool {
+        matches!(self, TokenScope::Personal)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +103,10 @@ pub struct TokenSummary {
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     pub status: TokenStatus,
+    /// The role an organization or group token holds; none for personal ones.
+    pub role: Option<Role>,
+    /// Who created it (kept when that person leaves); none if the account is gone.
+    pub created_by: Option<String>,
 }
 
 /// A user's tokens, with the server's clock so relative times ("in 3 days")
@@ -116,6 +176,7 @@ pub struct CreatedToken {
     pub secret: String,
     /// Another token of this owner already has the same name.
     pub duplicate_name: bool,
+    pub scope: TokenScope,
 }
 
 #[cfg(test)]

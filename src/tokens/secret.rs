@@ -40,6 +40,15 @@ impl TokenKind {
         }
     }
 
+    /// As stored in `access_tokens.kind` and shown by the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Organization => "organization",
+            TokenKind::Group => "group",
+        }
+    }
+
     fn from_prefix(prefix: &str) -> Option<Self> {
         TokenKind::ALL.into_iter().find(|k| k.prefix() == prefix)
     }

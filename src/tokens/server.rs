@@ -1,18 +1,138 @@
-//! Token rules (server only): creating, listing and changing personal tokens,
-//! and checking a presented token on the API's hot path.
+//! Token rules (server only): creating, listing and changing personal,
+//! organization and group tokens, and checking a presented token on the API's
+//! hot path.
 
 use super::secret::{PlainToken, TokenKind};
-use super::{CreatedToken, TokenActivity, TokenStatus, TokenSummary};
-use crate::domain::{ExpiryChoice, ExpiryPolicy, TokenName};
+use super::{CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary};
+use crate::auth::CurrentUser;
+use crate::domain::{ExpiryChoice, ExpiryPolicy, Role, TokenName};
 use crate::error::AppError;
+use crate::orgs::server::{group_manager_access, org_admin_access};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Db};
 use serde_json::json;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Most personal tokens one person may hold.
-pub const MAX_TOKENS_PER_USER: i64 = 500;
+/// Most tokens one owner (a person, an organization, a group) may hold.
+pub const MAX_TOKENS_PER_OWNER: i64 = 500;
+
+/// Whose tokens are meant, resolved to ids after the caller's right to manage
+/// them was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Personal { user_id: i64 },
+    Organization { org_id: i64 },
+    Group { org_id: i64, group_id: i64 },
+}
+
+impl Owner {
+    /// The SQL condition selecting this owner's tokens (alias `t`); the owner's
+    /// id is bound as `$1`.
+    fn condition(self) -> (&'static str, i64) {
+        match self {
+            Owner::Personal { user_id } => ("t.kind = 'personal' AND t.user_id = $1", user_id),
+            Owner::Organization { org_id } => ("t.kind = 'organization' AND t.org_id = $1", org_id),
+            Owner::Group { group_id, .. } => ("t.kind = 'group' AND t.group_id = $1", group_id),
+        }
+    }
+
+    fn kind(self) -> TokenKind {
+        match self {
+            Owner::Personal { .. } => TokenKind::Personal,
+            Owner::Organization { .. } => TokenKind::Organization,
+            Owner::Group { .. } => TokenKind::Group,
+        }
+    }
+
+    fn org_id(self) -> Option<i64> {
+        match self {
+            Owner::Personal { .. } => None,
+            Owner::Organization { org_id } | Owner::Group { org_id, .. } => Some(org_id),
+        }
+    }
+
+    fn group_id(self) -> Option<i64> {
+        match self {
+            Owner::Group { group_id, .. } => Some(group_id),
+            _ => None,
+        }
+    }
+
+    /// Audit events about this owner's tokens carry its organization and group,
+    /// so they show in that organization's audit trail.
+    fn target<'a>(self, label: &'a str, detail: serde_json::Value) -> Target<'a> {
+        Target {
+            org_id: self.org_id(),
+            group_id: self.group_id(),
+            label,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// The owner a signed-in person means by `scope`, if they may manage its
+/// tokens: their own always; an organization's as its admin; a group's as its
+/// admin or the organization's. Others get 403, and outsiders 404.
+pub async fn owner_for_person(
+    db: &Db,
+    user: &CurrentUser,
+    scope: &TokenScope,
+) -> Result<Owner, AppError> {
+    Ok(match scope {
+        TokenScope::Personal => Owner::Personal { user_id: user.id },
+        TokenScope::Organization { org } => Owner::Organization {
+            org_id: org_admin_access(db, user, org).await?.id,
+        },
+        TokenScope::Group { org, group } => {
+            let access = group_manager_access(db, user, org, group).await?;
+            Owner::Group {
+                org_id: access.org.id,
+                group_id: access.group_id,
+            }
+        }
+    })
+}
+
+/// The expiry rules for a new token of `owner`: the instance's, narrowed by the
+/// organization's settings. Refuses outright when the organization has turned
+/// this kind of token off.
+pub async fn creation_policy(
+    db: &Db,
+    owner: Owner,
+    instance: ExpiryPolicy,
+) -> Result<ExpiryPolicy, AppError> {
+    let Some(org_id) = owner.org_id() else {
+        return Ok(instance);
+    };
+    let (name, allow_org, allow_group, allow_non_expiring, max_days): (
+        String,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+    ) = sqlx::query_as(
+        "SELECT name, allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
+         token_max_lifetime_days FROM organizations WHERE id = $1",
+    )
+    .bind(org_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("Organization"))?;
+    let switched_off = match owner {
+        Owner::Organization { .. } => (allow_org == 0).then_some("Organization"),
+        Owner::Group { .. } => (allow_group == 0).then_some("Group"),
+        Owner::Personal { .. } => None,
+    };
+    if let Some(kind) = switched_off {
+        return Err(AppError::Conflict(format!(
+            "{kind} access tokens are turned off for {name}. An organization admin can turn them on under Settings."
+        )));
+    }
+    Ok(instance.narrowed(max_days, allow_non_expiring != 0))
+}
 
 type TokenRow = (
     i64,
@@ -23,10 +143,23 @@ type TokenRow = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
-    let (id, name, hint, created_at, expires_at, disabled_at, last_used_at, last_used_ip) = row;
+    let (
+        id,
+        name,
+        hint,
+        created_at,
+        expires_at,
+        disabled_at,
+        last_used_at,
+        last_used_ip,
+        role,
+        created_by,
+    ) = row;
     TokenSummary {
         id,
         name,
@@ -36,23 +169,37 @@ fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
         last_used_at,
         last_used_ip,
         status: TokenStatus::of(disabled_at, expires_at, now),
+        role: role.as_deref().map(Role::from_db),
+        created_by,
     }
 }
 
-const SUMMARY_COLUMNS: &str =
-    "id, name, hint, created_at, expires_at, disabled_at, last_used_at, last_used_ip";
+/// A token's listed fields, with the role its technical user holds and the
+/// name of whoever created it.
+const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.hint, t.created_at, t.expires_at, \
+     t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role), cu.display_name \
+     FROM access_tokens t \
+     LEFT JOIN org_memberships om ON t.kind = 'organization' AND om.org_id = t.org_id AND om.user_id = t.user_id \
+     LEFT JOIN group_memberships gm ON t.kind = 'group' AND gm.group_id = t.group_id AND gm.user_id = t.user_id \
+     LEFT JOIN users cu ON cu.id = t.created_by";
 
-/// Recent token events the user caused, newest first.
+/// Recent token events of `owner`, newest first: for a person, the ones they
+/// caused on their own tokens; for an organization or group, everyone's.
 pub async fn recent_activity(
     db: &Db,
-    user_id: i64,
+    owner: Owner,
     limit: i64,
 ) -> Result<Vec<TokenActivity>, AppError> {
-    let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+    let (condition, id) = match owner {
+        Owner::Personal { user_id } => ("actor_user_id = $1 AND org_id IS NULL", user_id),
+        Owner::Organization { org_id } => ("org_id = $1 AND group_id IS NULL", org_id),
+        Owner::Group { group_id, .. } => ("group_id = $1", group_id),
+    };
+    let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(&format!(
         "SELECT occurred_at, action, target_label, ip FROM audit_events \
-         WHERE actor_user_id = $1 AND action LIKE 'token.%' ORDER BY id DESC LIMIT $2",
-    )
-    .bind(user_id)
+         WHERE {condition} AND action LIKE 'token.%' ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(id)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
@@ -67,70 +214,125 @@ pub async fn recent_activity(
         .collect())
 }
 
-/// A user's personal tokens, newest first.
-pub async fn list_personal(db: &Db, user_id: i64) -> Result<Vec<TokenSummary>, AppError> {
+/// The owner's tokens, newest first.
+pub async fn list(db: &Db, owner: Owner) -> Result<Vec<TokenSummary>, AppError> {
+    let (condition, id) = owner.condition();
     let rows: Vec<TokenRow> = sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM access_tokens WHERE user_id = $1 AND kind = 'personal' \
-         ORDER BY created_at DESC, id DESC"
+        "{SUMMARY_SELECT} WHERE {condition} ORDER BY t.created_at DESC, t.id DESC"
     ))
-    .bind(user_id)
+    .bind(id)
     .fetch_all(&db.pool)
     .await?;
     let now = now();
     Ok(rows.into_iter().map(|r| summary_from_row(r, now)).collect())
 }
 
-pub async fn create_personal(
+/// What a create form or API call asks for, as typed.
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub expiry: &'a str,
+    pub custom_expiry: &'a str,
+    /// For organization and group tokens: hold the admin role there.
+    pub admin: bool,
+}
+
+/// Creates a token for `owner` (whose management the caller was cleared for).
+/// An organization or group token gets its own technical user holding the
+/// chosen role there.
+pub async fn create(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
-    name: &str,
-    expiry: &str,
-    custom_expiry: &str,
+    owner: Owner,
+    scope: TokenScope,
+    new: NewToken<'_>,
     policy: &ExpiryPolicy,
 ) -> Result<CreatedToken, AppError> {
-    let name = TokenName::parse(name)?;
+    let name = TokenName::parse(new.name)?;
     let now = now();
-    let expires_at = policy.resolve(ExpiryChoice::parse(expiry, custom_expiry)?, now)?;
-    let (count, same_name): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = $2 THEN 1 ELSE 0 END), 0) \
-         FROM access_tokens WHERE user_id = $1 AND kind = 'personal'",
-    )
-    .bind(user_id)
+    let expires_at = policy.resolve(ExpiryChoice::parse(new.expiry, new.custom_expiry)?, now)?;
+    let (condition, owner_id) = owner.condition();
+    let (count, same_name): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.name = $2 THEN 1 ELSE 0 END), 0) \
+         FROM access_tokens t WHERE {condition}"
+    ))
+    .bind(owner_id)
     .bind(name.as_str())
     .fetch_one(&db.pool)
     .await?;
-    if count >= MAX_TOKENS_PER_USER {
+    if count >= MAX_TOKENS_PER_OWNER {
         return Err(AppError::Conflict(format!(
-            "You have {MAX_TOKENS_PER_USER} tokens, the most allowed. Delete ones you no longer use first."
+            "There are {MAX_TOKENS_PER_OWNER} tokens here, the most allowed. Delete ones no longer in use first."
         )));
     }
-    let token = PlainToken::generate(TokenKind::Personal);
+    let role = match owner {
+        Owner::Personal { .. } => None,
+        _ if new.admin => Some(Role::Admin),
+        _ => Some(Role::User),
+    };
+    let token = PlainToken::generate(owner.kind());
     let mut tx = db.pool.begin().await?;
+    let acting_user = match owner {
+        Owner::Personal { user_id } => user_id,
+        _ => {
+            let (technical_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (kind, display_name, created_at) VALUES ('technical', $1, $2) RETURNING id",
+            )
+            .bind(name.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let role = role.unwrap_or(Role::User).as_str();
+            let membership = match owner {
+                Owner::Group { group_id, .. } => sqlx::query(
+                    "INSERT INTO group_memberships (group_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(group_id),
+                _ => sqlx::query(
+                    "INSERT INTO org_memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(owner.org_id()),
+            };
+            membership
+                .bind(technical_id)
+                .bind(role)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            technical_id
+        }
+    };
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, expires_at) \
-         VALUES ('personal', $1, $2, $3, $4, $5, $1, $6) RETURNING id",
+        "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, expires_at, org_id, group_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
-    .bind(user_id)
+    .bind(owner.kind().name())
+    .bind(acting_user)
     .bind(name.as_str())
     .bind(token.digest().to_hex())
     .bind(token.hint())
     .bind(now)
+    .bind(actor.user_id)
     .bind(expires_at)
+    .bind(owner.org_id())
+    .bind(owner.group_id())
     .fetch_one(&mut *tx)
     .await?;
     audit::record(
         &mut *tx,
         actor,
         "token.created",
-        Target {
-            label: name.as_str(),
-            detail: Some(json!({ "token_id": id, "kind": "personal", "expires_at": expires_at })),
-            ..Default::default()
-        },
+        owner.target(
+            name.as_str(),
+            json!({ "token_id": id, "kind": owner.kind().name(), "expires_at": expires_at, "role": role }),
+        ),
     )
     .await?;
     tx.commit().await?;
+    let created_by: Option<(String,)> =
+        sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
+            .bind(actor.user_id)
+            .fetch_optional(&db.pool)
+            .await?;
     Ok(CreatedToken {
         token: TokenSummary {
             id,
@@ -141,33 +343,37 @@ pub async fn create_personal(
             last_used_at: None,
             last_used_ip: None,
             status: TokenStatus::Active,
+            role,
+            created_by: created_by.map(|(n,)| n),
         },
         secret: token.expose_secret().to_string(),
         duplicate_name: same_name > 0,
+        scope,
     })
 }
 
-/// One personal token of `user_id`; anyone else's id is simply not found.
-async fn own_token(db: &Db, user_id: i64, token_id: i64) -> Result<TokenSummary, AppError> {
-    let row: Option<TokenRow> = sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM access_tokens WHERE id = $1 AND user_id = $2 AND kind = 'personal'"
-    ))
-    .bind(token_id)
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
+/// One token of `owner`; any other id, whoever's it is, is simply not found.
+async fn owned_token(db: &Db, owner: Owner, token_id: i64) -> Result<TokenSummary, AppError> {
+    let (condition, owner_id) = owner.condition();
+    let row: Option<TokenRow> =
+        sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE {condition} AND t.id = $2"))
+            .bind(owner_id)
+            .bind(token_id)
+            .fetch_optional(&db.pool)
+            .await?;
     row.map(|r| summary_from_row(r, now()))
         .ok_or_else(|| AppError::not_found("Token"))
 }
 
-pub async fn set_personal_enabled(
+/// Disables (revokes) or enables (reactivates) one token of `owner`.
+pub async fn set_enabled(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
+    owner: Owner,
     token_id: i64,
     enabled: bool,
-) -> Result<(), AppError> {
-    let token = own_token(db, user_id, token_id).await?;
+) -> Result<TokenSummary, AppError> {
+    let token = owned_token(db, owner, token_id).await?;
     if enabled && token.status == TokenStatus::Expired {
         return Err(AppError::Conflict(
             "An expired token cannot be enabled. Create a new one.".into(),
@@ -175,10 +381,9 @@ pub async fn set_personal_enabled(
     }
     let disabled_at = (!enabled).then(now);
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE access_tokens SET disabled_at = $1 WHERE id = $2 AND user_id = $3")
+    sqlx::query("UPDATE access_tokens SET disabled_at = $1 WHERE id = $2")
         .bind(disabled_at)
         .bind(token_id)
-        .bind(user_id)
         .execute(&mut *tx)
         .await?;
     let action = if enabled {
@@ -190,87 +395,142 @@ pub async fn set_personal_enabled(
         &mut *tx,
         actor,
         action,
-        Target {
-            label: &token.name,
-            detail: Some(json!({ "token_id": token_id })),
-            ..Default::default()
-        },
+        owner.target(&token.name, json!({ "token_id": token_id })),
     )
     .await?;
-    tx.commit().await?;
-    Ok(())
+    db.commit_auth_change(tx).await?;
+    owned_token(db, owner, token_id).await
 }
 
-pub async fn delete_personal(
+/// Deletes one token of `owner` for good; an organization or group token's
+/// technical user goes with it. The audit trail keeps the event.
+pub async fn delete(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
+    owner: Owner,
     token_id: i64,
 ) -> Result<(), AppError> {
-    let token = own_token(db, user_id, token_id).await?;
+    let token = owned_token(db, owner, token_id).await?;
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND user_id = $2")
-        .bind(token_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
     audit::record(
         &mut *tx,
         actor,
         "token.deleted",
-        Target {
-            label: &token.name,
-            detail: Some(json!({ "token_id": token_id })),
-            ..Default::default()
-        },
+        owner.target(&token.name, json!({ "token_id": token_id })),
     )
     .await?;
-    tx.commit().await?;
+    let statement = match owner {
+        Owner::Personal { .. } => "DELETE FROM access_tokens WHERE id = $1",
+        // Its memberships and the token itself go by cascade.
+        _ => {
+            "DELETE FROM users WHERE kind = 'technical' \
+             AND id = (SELECT user_id FROM access_tokens WHERE id = $1)"
+        }
+    };
+    sqlx::query(statement)
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+    db.commit_auth_change(tx).await?;
     Ok(())
 }
 
-/// Disables every active personal token of the user; returns how many.
-pub async fn revoke_all_personal(
-    db: &Db,
-    actor: &Actor<'_>,
-    user_id: i64,
-) -> Result<u64, AppError> {
+/// Disables every active token of `owner`; returns how many.
+pub async fn revoke_all(db: &Db, actor: &Actor<'_>, owner: Owner) -> Result<u64, AppError> {
     let now = now();
+    let (condition, owner_id) = owner.condition();
     let mut tx = db.pool.begin().await?;
-    let res = sqlx::query(
-        "UPDATE access_tokens SET disabled_at = $1 WHERE user_id = $2 AND kind = 'personal' \
-         AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
-    )
+    let res = sqlx::query(&format!(
+        "UPDATE access_tokens SET disabled_at = $2 WHERE id IN (SELECT t.id FROM access_tokens t \
+         WHERE {condition} AND t.disabled_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2))"
+    ))
+    .bind(owner_id)
     .bind(now)
-    .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    let label = match owner {
+        Owner::Personal { .. } => "all personal tokens",
+        Owner::Organization { .. } => "all organization tokens",
+        Owner::Group { .. } => "all group tokens",
+    };
     audit::record(
         &mut *tx,
         actor,
         "token.revoked_all",
-        Target {
-            label: "all personal tokens",
-            detail: Some(json!({ "count": res.rows_affected() })),
-            ..Default::default()
-        },
+        owner.target(label, json!({ "count": res.rows_affected() })),
     )
     .await?;
-    tx.commit().await?;
+    db.commit_auth_change(tx).await?;
     Ok(res.rows_affected())
 }
 
-/// Who a valid token acts as.
-#[derive(Debug, Clone)]
+/// Who a token acts as, as read from the database: the token, its user and
+/// the user's memberships. Cached (see `cache`), so the state is kept and
+/// judged on every request: expiry moves with the clock.
+#[derive(Debug, Default)]
 pub struct TokenIdentity {
     pub token_id: i64,
     pub token_name: String,
     pub kind: String,
     pub expires_at: Option<i64>,
+    pub disabled_at: Option<i64>,
+    /// As stored when the answer was read; only for the once-a-minute rule.
+    pub last_used_at: Option<i64>,
     pub user_id: i64,
     pub display_name: String,
     pub email: Option<String>,
     pub user_kind: String,
+    pub user_disabled: bool,
+    /// Where an organization or group token belongs.
+    pub org_id: Option<i64>,
+    pub group_id: Option<i64>,
+    /// The organization has turned this kind of token off (Settings).
+    pub switched_off: bool,
+    /// Loaded only for a token that could be accepted.
+    pub organizations: Vec<OrgMembership>,
+    /// When this process last noted a use, so that the common case (noted
+    /// within the minute) costs one atomic read and no lock.
+    pub noted_at: AtomicI64,
+}
+
+/// An organization the acting user reaches, with the groups of it they are in.
+/// `role` is none when they reach it only through a group (a group token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgMembership {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub role: Option<Role>,
+    pub groups: Vec<GroupMembership>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMembership {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl TokenIdentity {
+    fn check(&self, now: i64) -> Result<(), TokenRejection> {
+        match TokenStatus::of(self.disabled_at, self.expires_at, now) {
+            TokenStatus::Expired => Err(TokenRejection::Expired),
+            TokenStatus::Disabled => Err(TokenRejection::Disabled),
+            TokenStatus::Active if self.user_disabled => Err(TokenRejection::UserDisabled),
+            TokenStatus::Active if self.switched_off => Err(TokenRejection::SwitchedOff),
+            TokenStatus::Active => Ok(()),
+        }
+    }
+
+    /// The acting user's standing in the organization called `slug`, if any.
+    pub fn org(&self, slug: &str) -> Option<&OrgMembership> {
+        self.organizations.iter().find(|o| o.slug == slug)
+    }
+
+    pub fn is_kind(&self, kind: TokenKind) -> bool {
+        self.kind == kind.name()
+    }
 }
 
 /// Why a presented token was refused. The API answers all of them alike.
@@ -282,22 +542,48 @@ pub enum TokenRejection {
     Disabled,
     Expired,
     UserDisabled,
+    /// An organization or group token of an organization that turned them off.
+    SwitchedOff,
 }
 
-/// Checks a presented token: parse and checksum first (no database), then one
-/// indexed read. Never writes; last use is recorded in memory for the batch.
+/// Checks a presented token: parse and checksum first (no database), then the
+/// cache, and only on a miss the database (one indexed read, plus the user's
+/// memberships). Never writes; last use is noted in memory for the batch.
 pub async fn authenticate(
     db: &Db,
     usage: &UsageRecorder,
     presented: Option<&str>,
-    ip: Option<String>,
-) -> Result<Result<TokenIdentity, TokenRejection>, AppError> {
+    ip: Option<IpAddr>,
+) -> Result<Result<Arc<TokenIdentity>, TokenRejection>, AppError> {
     let Some(raw) = presented else {
         return Ok(Err(TokenRejection::Missing));
     };
     let Ok(token) = PlainToken::parse(raw.trim()) else {
         return Ok(Err(TokenRejection::Malformed));
     };
+    let digest = token.digest();
+    let identity = match db.auth_cache.get(&digest) {
+        Some(identity) => identity,
+        None => {
+            let generation = db.auth_cache.generation();
+            let Some(identity) = load_identity(db, &digest.to_hex()).await? else {
+                return Ok(Err(TokenRejection::Unknown));
+            };
+            let identity = Arc::new(identity);
+            db.auth_cache
+                .insert(digest, generation, Arc::clone(&identity));
+            identity
+        }
+    };
+    let now = now();
+    if let Err(rejection) = identity.check(now) {
+        return Ok(Err(rejection));
+    }
+    usage.record(&identity, now, ip);
+    Ok(Ok(identity))
+}
+
+async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity>, AppError> {
     type Row = (
         i64,
         String,
@@ -310,13 +596,19 @@ pub async fn authenticate(
         Option<String>,
         String,
         i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
     );
     let row: Option<Row> = sqlx::query_as(
         "SELECT t.id, t.name, t.kind, t.expires_at, t.disabled_at, t.last_used_at, \
-         u.id, u.display_name, u.email, u.kind, u.is_disabled \
-         FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1",
+         u.id, u.display_name, u.email, u.kind, u.is_disabled, t.org_id, t.group_id, \
+         CASE WHEN t.kind = 'organization' AND o.allow_org_tokens = 0 THEN 1 \
+              WHEN t.kind = 'group' AND o.allow_group_tokens = 0 THEN 1 ELSE 0 END \
+         FROM access_tokens t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN organizations o ON o.id = t.org_id WHERE t.digest = $1",
     )
-    .bind(token.digest().to_hex())
+    .bind(digest_hex)
     .fetch_optional(&db.pool)
     .await?;
     let Some((
@@ -331,61 +623,132 @@ pub async fn authenticate(
         email,
         user_kind,
         user_disabled,
+        org_id,
+        group_id,
+        switched_off,
     )) = row
     else {
-        return Ok(Err(TokenRejection::Unknown));
+        return Ok(None);
     };
-    let now = now();
-    match TokenStatus::of(disabled_at, expires_at, now) {
-        TokenStatus::Expired => return Ok(Err(TokenRejection::Expired)),
-        TokenStatus::Disabled => return Ok(Err(TokenRejection::Disabled)),
-        TokenStatus::Active => {}
-    }
-    if user_disabled != 0 {
-        return Ok(Err(TokenRejection::UserDisabled));
-    }
-    usage.record(token_id, last_used_at, now, ip);
-    Ok(Ok(TokenIdentity {
+    let mut identity = TokenIdentity {
         token_id,
         token_name,
         kind,
         expires_at,
+        disabled_at,
+        last_used_at,
         user_id,
         display_name,
         email,
         user_kind,
-    }))
+        user_disabled: user_disabled != 0,
+        org_id,
+        group_id,
+        switched_off: switched_off != 0,
+        organizations: Vec::new(),
+        noted_at: AtomicI64::new(last_used_at.unwrap_or(i64::MIN)),
+    };
+    if identity.check(now()).is_ok() {
+        identity.organizations = memberships(db, user_id).await?;
+    }
+    Ok(Some(identity))
+}
+
+/// The organizations the user reaches (as a member, or through a group only)
+/// and, within each, their groups: always current, because a token acts with
+/// its user's present roles.
+async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppError> {
+    let orgs: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
+         LEFT JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 \
+         WHERE m.user_id IS NOT NULL OR o.id IN (SELECT g.org_id FROM groups g \
+           JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1) \
+         ORDER BY o.slug",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let groups: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT g.org_id, g.id, g.slug, g.name, gm.role FROM groups g \
+         JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1 ORDER BY g.slug",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(orgs
+        .into_iter()
+        .map(|(id, slug, name, role)| OrgMembership {
+            id,
+            slug,
+            name,
+            role: role.as_deref().map(Role::from_db),
+            groups: groups
+                .iter()
+                .filter(|(org_id, ..)| *org_id == id)
+                .map(|(_, id, slug, name, role)| GroupMembership {
+                    id: *id,
+                    slug: slug.clone(),
+                    name: name.clone(),
+                    role: Role::from_db(role),
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// Last-use times waiting to be written. A token's use is noted at most once a
 /// minute and written by `flush`, in a background task, never by the request.
 #[derive(Debug, Default, Clone)]
 pub struct UsageRecorder {
-    pending: Arc<Mutex<HashMap<i64, LastUse>>>,
+    inner: Arc<Mutex<Usage>>,
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    /// Uses to write in the next batch.
+    pending: HashMap<i64, LastUse>,
+    /// When each token's use was last noted, so a cached (older) stored time
+    /// does not note it again on every request.
+    noted: HashMap<i64, i64>,
 }
 
 /// When a token was used, and from which address.
-type LastUse = (i64, Option<String>);
+type LastUse = (i64, Option<IpAddr>);
+
+const USAGE_RESOLUTION_SECS: i64 = 60;
 
 impl UsageRecorder {
-    pub fn record(
-        &self,
-        token_id: i64,
-        stored_last_used: Option<i64>,
-        now: i64,
-        ip: Option<String>,
-    ) {
-        if stored_last_used.is_some_and(|t| now - t < 60) {
+    /// Notes a use of `identity`'s token unless one was noted (or stored)
+    /// within the last minute.
+    pub fn record(&self, identity: &TokenIdentity, now: i64, ip: Option<IpAddr>) {
+        let due = |at: i64| now.saturating_sub(at) >= USAGE_RESOLUTION_SECS;
+        if !due(identity.noted_at.load(Ordering::Relaxed)) {
             return;
         }
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.entry(token_id).or_insert((now, ip));
+        identity.noted_at.store(now, Ordering::Relaxed);
+        let Ok(mut usage) = self.inner.lock() else {
+            return;
+        };
+        // Another copy of the identity (loaded after a cache reset) may have
+        // noted this token already.
+        if usage
+            .noted
+            .get(&identity.token_id)
+            .is_some_and(|at| !due(*at))
+        {
+            return;
         }
+        usage.noted.insert(identity.token_id, now);
+        usage.pending.insert(identity.token_id, (now, ip));
     }
 
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let batch: Vec<_> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().collect(),
+        let batch: Vec<_> = match self.inner.lock() {
+            Ok(mut usage) => {
+                let cutoff = now() - USAGE_RESOLUTION_SECS;
+                usage.noted.retain(|_, at| *at > cutoff);
+                usage.pending.drain().collect()
+            }
             Err(_) => return Ok(0),
         };
         if batch.is_empty() {
@@ -397,12 +760,55 @@ impl UsageRecorder {
                 "UPDATE access_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
             )
             .bind(at)
-            .bind(ip.as_deref())
+            .bind(ip.map(|ip| ip.to_string()))
             .bind(token_id)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(batch.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TokenIdentity, UsageRecorder};
+    use std::sync::atomic::AtomicI64;
+
+    fn pending(usage: &UsageRecorder) -> usize {
+        usage.inner.lock().unwrap().pending.len()
+    }
+
+    fn identity(last_used_at: Option<i64>) -> TokenIdentity {
+        TokenIdentity {
+            token_id: 1,
+            last_used_at,
+            noted_at: AtomicI64::new(last_used_at.unwrap_or(i64::MIN)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_use_is_noted_at_most_once_a_minute() {
+        let usage = UsageRecorder::default();
+        let token = identity(None);
+        usage.record(&token, 1_000, None);
+        usage.record(&token, 1_030, Some([10, 0, 0, 1].into()));
+        assert_eq!(pending(&usage), 1);
+        assert_eq!(usage.inner.lock().unwrap().pending[&1].0, 1_000);
+        // Written meanwhile, and the cache reset: a fresh copy of the identity
+        // still holds the old stored time, but the recorder remembers.
+        usage.inner.lock().unwrap().pending.clear();
+        usage.record(&identity(None), 1_059, None);
+        assert_eq!(pending(&usage), 0);
+        usage.record(&token, 1_060, None);
+        assert_eq!(pending(&usage), 1);
+    }
+
+    #[test]
+    fn a_recent_stored_use_is_not_noted_again() {
+        let usage = UsageRecorder::default();
+        usage.record(&identity(Some(990)), 1_000, None);
+        assert_eq!(pending(&usage), 0);
     }
 }

@@ -128,6 +128,21 @@ fn migrate_user_create_and_org_create() {
         None,
     );
     assert!(!out.status.success());
+
+    let out = latchkey(
+        dir.path(),
+        &["user", "disable", "--email", "ops@example.com"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Disabled ops@example.com"));
+    let out = latchkey(
+        dir.path(),
+        &["user", "enable", "--email", "ghost@example.com"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("No account has this email"));
 }
 
 #[test]
@@ -231,7 +246,7 @@ fn token_secrets_never_reach_the_logs() {
             .unwrap();
         assert!(res.status().is_success());
         let created: serde_json::Value = client
-            .post(format!("{base}/rpc/create_my_token"))
+            .post(format!("{base}/rpc/create_token"))
             .form(&[("name", "logged?"), ("expiry", "7d")])
             .send()
             .await
@@ -262,7 +277,7 @@ fn token_secrets_never_reach_the_logs() {
             .unwrap();
         // The copy page of the no-JavaScript path carries the secret too.
         client
-            .post(format!("{base}/rpc/create_my_token"))
+            .post(format!("{base}/rpc/create_token"))
             .header("accept", "text/html")
             .form(&[("name", "plain"), ("expiry", "7d")])
             .send()
@@ -275,7 +290,7 @@ fn token_secrets_never_reach_the_logs() {
     let _ = server.wait();
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
-        log.contains("create_my_token") && log.contains("whoami"),
+        log.contains("create_token") && log.contains("whoami"),
         "logs were not captured at trace level"
     );
     assert!(

@@ -22,7 +22,7 @@ macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
                 }
@@ -30,7 +30,7 @@ macro_rules! on_both_databases {
         }
         mod postgres {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
                         Some(app) => super::$name(app).await,
@@ -108,27 +108,41 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
     let (url, dir) = fresh_database(backend).await?;
-    let mut config = Config::for_database(url.clone());
+    let (base, db) = start_instance(&url, configure).await;
+    Some(TestApp {
+        backend,
+        db_url: url,
+        base,
+        db,
+        _dir: dir,
+    })
+}
+
+/// Starts a server on `url`; returns its base URL and its database handle.
+async fn start_instance(url: &str, configure: impl FnOnce(&mut Config)) -> (String, Db) {
+    let mut config = Config::for_database(url.to_string());
     configure(&mut config);
     let state = startup::prepare(config).await.expect("app starts");
     let db = state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(startup::serve(listener, state));
-    Some(TestApp {
-        backend,
-        db_url: url,
-        base: format!("http://{addr}"),
-        db,
-        _dir: dir,
-    })
+    (format!("http://{addr}"), db)
 }
 
 impl TestApp {
+    /// A second server on the same database, as behind a load balancer; returns
+    /// its base URL.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Config)) -> String {
+        start_instance(&self.db_url, configure).await.0
+    }
+
     pub fn client(&self) -> Client {
         Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A stuck request fails its test instead of stalling the suite.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap()
     }

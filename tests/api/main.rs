@@ -4,7 +4,9 @@
 mod helpers;
 
 mod accounts;
+mod authorization;
 mod cli;
+mod org_tokens;
 mod orgs;
 mod pages;
 mod tokens;

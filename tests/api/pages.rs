@@ -213,9 +213,18 @@ async fn signed_in_pages_render_members_and_tabs(app: TestApp) {
         .await
         .unwrap();
     assert!(
-        page.contains("not available yet"),
-        "the token tab is an honest placeholder"
+        page.contains("Organization access tokens")
+            && page.contains("Create a new access token")
+            && page.contains("Assign the organization admin role"),
+        "the organization token tab with its create dialog"
     );
+    let page = app
+        .get(&root, "/orgs/acme/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Allow organization access tokens"));
     let page = app
         .get(&root, "/orgs/acme/groups/platform")
         .await

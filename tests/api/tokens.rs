@@ -1,5 +1,8 @@
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 use crate::on_both_databases;
+use latchkey::auth::server::set_user_disabled;
+use latchkey::domain::Email;
+use latchkey::server::audit::Actor;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
@@ -17,6 +20,8 @@ on_both_databases!(
     last_use_is_recorded_in_the_background,
     without_javascript_the_secret_is_shown_once_on_a_script_free_page,
     recent_activity_lists_token_events_newest_first,
+    a_change_on_one_instance_reaches_the_others,
+    a_change_made_in_sql_is_picked_up_by_the_sync,
 );
 
 async fn person(app: &TestApp, email: &str) -> Client {
@@ -29,7 +34,7 @@ async fn create(app: &TestApp, client: &Client, name: &str, expiry: &str) -> Val
     let (status, body) = app
         .rpc(
             client,
-            "create_my_token",
+            "create_token",
             &[("name", name), ("expiry", expiry)],
         )
         .await;
@@ -38,9 +43,12 @@ async fn create(app: &TestApp, client: &Client, name: &str, expiry: &str) -> Val
 }
 
 async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Option<String>, Value) {
-    let res = app
-        .client()
-        .get(format!("{}/api/v1/whoami", app.base))
+    whoami_at(&app.base, token).await
+}
+
+async fn whoami_at(base: &str, token: &str) -> (StatusCode, Option<String>, Value) {
+    let res = Client::new()
+        .get(format!("{base}/api/v1/whoami"))
         .bearer_auth(token)
         .send()
         .await
@@ -56,7 +64,7 @@ async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Option<String>, Valu
 async fn set_enabled(app: &TestApp, client: &Client, id: &str, enabled: &str) -> StatusCode {
     app.rpc(
         client,
-        "set_my_token_enabled",
+        "set_token_enabled",
         &[("token_id", id), ("enabled", enabled)],
     )
     .await
@@ -112,7 +120,7 @@ async fn created_token_is_shown_once_and_stored_only_as_a_digest(app: TestApp) {
         .unwrap()
         .ends_with(&secret[38..]));
 
-    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     assert!(
         !list.to_string().contains(&secret),
@@ -210,25 +218,28 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
     assert_eq!(set_enabled(&app, &ann, &id, "true").await, StatusCode::OK);
     assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
 
-    // A disabled user's tokens stop working.
-    sqlx::query("UPDATE users SET is_disabled = 1 WHERE email = 'ann@example.com'")
-        .execute(&app.db.pool)
+    // A disabled user's tokens stop working (`latchkey user disable`).
+    let ann_email = Email::parse("ann@example.com").unwrap();
+    let operator = Actor::system("test");
+    set_user_disabled(&app.db, &operator, &ann_email, true)
         .await
         .unwrap();
     refused(whoami(&app, &secret).await);
-    sqlx::query("UPDATE users SET is_disabled = 0 WHERE email = 'ann@example.com'")
-        .execute(&app.db.pool)
+    set_user_disabled(&app.db, &operator, &ann_email, false)
         .await
         .unwrap();
     assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
 
-    // Expired: refused, listed as Expired, and cannot be enabled again.
+    // Expired: refused, listed as Expired, and cannot be enabled again. The
+    // expiry is written behind the app's back, so its cache is dropped by hand
+    // here (the sync test shows the app notices such changes by itself).
     sqlx::query("UPDATE access_tokens SET expires_at = 1000")
         .execute(&app.db.pool)
         .await
         .unwrap();
+    app.db.auth_cache.invalidate();
     refused(whoami(&app, &secret).await);
-    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     assert_eq!(list["tokens"][0]["status"], "expired");
     assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
     assert_eq!(
@@ -237,10 +248,10 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
     );
 
     // Deleted: gone from the list and refused.
-    let (status, _) = app.rpc(&ann, "delete_my_token", &[("token_id", &id)]).await;
+    let (status, _) = app.rpc(&ann, "delete_token", &[("token_id", &id)]).await;
     assert_eq!(status, StatusCode::OK);
     refused(whoami(&app, &secret).await);
-    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 0);
     let actions = app.audit_actions().await;
     for expected in ["token.disabled", "token.enabled", "token.deleted"] {
@@ -346,12 +357,12 @@ async fn another_users_token_id_is_not_found_and_unchanged(app: TestApp) {
         set_enabled(&app, &bob, &id, "false").await,
         StatusCode::NOT_FOUND
     );
-    let (status, body) = app.rpc(&bob, "delete_my_token", &[("token_id", &id)]).await;
+    let (status, body) = app.rpc(&bob, "delete_token", &[("token_id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["NotFound"], "Token not found.");
-    let (_, list) = app.rpc(&bob, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&bob, "list_tokens", &[]).await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 0);
-    app.rpc(&bob, "revoke_all_my_tokens", &[]).await;
+    app.rpc(&bob, "revoke_all_tokens", &[]).await;
     assert_eq!(
         whoami(&app, &secret).await.0,
         StatusCode::OK,
@@ -359,7 +370,7 @@ async fn another_users_token_id_is_not_found_and_unchanged(app: TestApp) {
     );
     // Anonymous callers are refused before anything else.
     let (status, _) = app
-        .rpc(&app.client(), "delete_my_token", &[("token_id", &id)])
+        .rpc(&app.client(), "delete_token", &[("token_id", &id)])
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -370,7 +381,7 @@ async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
     let (status, body) = app
         .rpc(
             &ann,
-            "create_my_token",
+            "create_token",
             &[
                 ("name", "past"),
                 ("expiry", "custom"),
@@ -384,7 +395,7 @@ async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
     let (status, body) = app
         .rpc(
             &ann,
-            "create_my_token",
+            "create_token",
             &[
                 ("name", "later"),
                 ("expiry", "custom"),
@@ -396,7 +407,7 @@ async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
     let (status, _) = app
         .rpc(
             &ann,
-            "create_my_token",
+            "create_token",
             &[("name", "odd"), ("expiry", "forever")],
         )
         .await;
@@ -414,11 +425,7 @@ async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
     assert_eq!(policy["max_lifetime_days"], 30);
     for refused in ["never", "90d"] {
         let (status, body) = strict
-            .rpc(
-                &ann,
-                "create_my_token",
-                &[("name", "x"), ("expiry", refused)],
-            )
+            .rpc(&ann, "create_token", &[("name", "x"), ("expiry", refused)])
             .await;
         assert_eq!(
             status,
@@ -436,7 +443,7 @@ async fn token_names_are_validated_and_duplicates_warned(app: TestApp) {
     let long = "n".repeat(101);
     for bad in ["", "   ", long.as_str()] {
         let (status, body) = app
-            .rpc(&ann, "create_my_token", &[("name", bad), ("expiry", "7d")])
+            .rpc(&ann, "create_token", &[("name", bad), ("expiry", "7d")])
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["Invalid"]["field"], "name");
@@ -465,7 +472,7 @@ async fn at_most_500_tokens_per_user(app: TestApp) {
     let (status, body) = app
         .rpc(
             &ann,
-            "create_my_token",
+            "create_token",
             &[("name", "one more"), ("expiry", "7d")],
         )
         .await;
@@ -485,7 +492,7 @@ async fn revoke_all_disables_every_token(app: TestApp) {
                 .to_string(),
         );
     }
-    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     let names: Vec<_> = list["tokens"]
         .as_array()
         .unwrap()
@@ -493,7 +500,7 @@ async fn revoke_all_disables_every_token(app: TestApp) {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["c", "b", "a"], "newest first");
-    let (status, count) = app.rpc(&ann, "revoke_all_my_tokens", &[]).await;
+    let (status, count) = app.rpc(&ann, "revoke_all_tokens", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(count, 3);
     for secret in &secrets {
@@ -520,7 +527,7 @@ async fn last_use_is_recorded_in_the_background(app: TestApp) {
     }
     let mut recorded = Value::Null;
     for _ in 0..50 {
-        let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+        let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
         if !list["tokens"][0]["last_used_at"].is_null() {
             recorded = list["tokens"][0].clone();
             break;
@@ -538,7 +545,7 @@ async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: 
     app.setup_admin().await;
     let ann = person(&app, "ann@example.com").await;
     let post = |form: Vec<(&'static str, &'static str)>| {
-        ann.post(format!("{}/rpc/create_my_token", app.base))
+        ann.post(format!("{}/rpc/create_token", app.base))
             .header("accept", "text/html")
             .header("referer", format!("{}/profile/tokens?new", app.base))
             .form(&form)
@@ -558,7 +565,7 @@ async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: 
         "{csp}"
     );
     let page = res.text().await.unwrap();
-    let (_, list) = app.rpc(&ann, "list_my_tokens", &[]).await;
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     let hint = list["tokens"][0]["hint"].as_str().unwrap();
     let secret_start = page.find("value=\"lkp_").expect("secret shown") + 7;
     let secret = &page[secret_start..secret_start + 42];
@@ -596,7 +603,7 @@ async fn recent_activity_lists_token_events_newest_first(app: TestApp) {
     let created = create(&app, &ann, "watched", "7d").await;
     let id = created["token"]["id"].to_string();
     set_enabled(&app, &ann, &id, "false").await;
-    let (_, events) = app.rpc(&ann, "my_token_activity", &[]).await;
+    let (_, events) = app.rpc(&ann, "list_token_activity", &[]).await;
     let actions: Vec<_> = events
         .as_array()
         .unwrap()
@@ -608,4 +615,71 @@ async fn recent_activity_lists_token_events_newest_first(app: TestApp) {
     assert_eq!(events[0]["ip"], "127.0.0.1");
     let page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
     assert!(page.contains("Recent activity") && page.contains("Disabled \u{201c}watched\u{201d}"));
+}
+
+/// Polls `base` until whoami answers `expected`; changes made elsewhere reach an
+/// instance within its sync interval, so this waits a few of those at most.
+async fn eventually_whoami(base: &str, token: &str, expected: StatusCode) {
+    for _ in 0..100 {
+        if whoami_at(base, token).await.0 == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("whoami at {base} never answered {expected}");
+}
+
+async fn a_change_on_one_instance_reaches_the_others(app: TestApp) {
+    let other = app.another_instance(|c| c.auth_sync_millis = 100).await;
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "shared", "7d").await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["token"]["id"].to_string();
+    // Both instances have now checked (and cached) the token.
+    assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+    assert_eq!(whoami_at(&other, &secret).await.0, StatusCode::OK);
+
+    assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
+    assert_eq!(
+        whoami(&app, &secret).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the instance that disabled it refuses it at once"
+    );
+    eventually_whoami(&other, &secret, StatusCode::UNAUTHORIZED).await;
+
+    assert_eq!(set_enabled(&app, &ann, &id, "true").await, StatusCode::OK);
+    eventually_whoami(&other, &secret, StatusCode::OK).await;
+}
+
+async fn a_change_made_in_sql_is_picked_up_by_the_sync(app: TestApp) {
+    let app = spawn_app_with(app.backend, |c| c.auth_sync_millis = 100)
+        .await
+        .unwrap();
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let secret = create(&app, &ann, "by hand", "7d").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(whoami(&app, &secret).await.0, StatusCode::OK);
+    // An operator suspends the account directly in the database.
+    sqlx::query("UPDATE users SET is_disabled = 1 WHERE email = 'ann@example.com'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    eventually_whoami(&app.base, &secret, StatusCode::UNAUTHORIZED).await;
+    sqlx::query("UPDATE users SET is_disabled = 0 WHERE email = 'ann@example.com'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    eventually_whoami(&app.base, &secret, StatusCode::OK).await;
+    // Recording last use is not a change to the token check: the flush's
+    // UPDATE must not move the epoch, or every batch would empty the cache.
+    let before = app.db.auth_epoch().await.unwrap();
+    sqlx::query("UPDATE access_tokens SET last_used_at = 5, last_used_ip = '10.0.0.1'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.db.auth_epoch().await.unwrap(), before);
 }
