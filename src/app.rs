@@ -151,17 +151,11 @@ fn Layout() -> impl IntoView {
 #[component]
 fn Sidebar() -> impl IntoView {
     let location = use_location();
-    let auth = expect_context::<Auth>();
-    // Refetched on navigation, so a new organization or group shows up.
-    let orgs = Resource::new(
-        move || {
-            (
-                location.pathname.get(),
-                auth.session.get().map(|s| s.map(|s| s.user.map(|u| u.id))),
-            )
-        },
-        |_| list_my_orgs(),
-    );
+    // Refetched on navigation, so a new organization or group shows up (and
+    // signing in or out always navigates). Keyed on nothing that resolves
+    // during the server render: a key that changed mid-render would refetch
+    // and shift the ids that hydration matches resources by.
+    let orgs = Resource::new(move || location.pathname.get(), |_| list_my_orgs());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

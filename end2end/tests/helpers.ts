@@ -1,6 +1,28 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { expect, test as base, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+
+/**
+ * Every spec's `test`: fails a test when the page panicked or reported a
+ * hydration mismatch, which otherwise leave a page that looks right but whose
+ * buttons do nothing.
+ */
+export const test = base.extend<{ browserErrors: void }>({
+  browserErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(String(error).slice(0, 500)));
+      page.on('console', (message) => {
+        if (message.type() === 'error' && /hydration|panicked/i.test(message.text())) {
+          errors.push(message.text().slice(0, 500));
+        }
+      });
+      await use();
+      expect(errors, 'errors in the browser console').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 export const ADMIN = { email: 'root@example.com', password: 'correct horse battery staple' };
 export const PASSWORD = 'correct horse battery staple';

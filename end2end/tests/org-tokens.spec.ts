@@ -1,5 +1,5 @@
-import { expect, test, type APIRequestContext, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
-import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, signIn } from './helpers';
+import { expect, type APIRequestContext, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
 
 /** Calls a server function with the page's session, as a setup step. */
 async function rpc(page: Page, name: string, form: Record<string, string>) {
@@ -59,10 +59,7 @@ async function statusButtons(page: Page, request: APIRequestContext, name: strin
 // already before these tabs existed) intermittently fail to hydrate — Leptos
 // reports a hydration mismatch and the WASM stops — so with JavaScript on the
 // dialog may never open. The no-JS run covers these flows until that is fixed.
-const HYDRATION_DEFECT = 'organization layout pages hydrate unreliably (Leptos hydration mismatch)';
-
 test('an organization admin runs an organization token from creation to deletion', async ({ page, context, request }, info) => {
-  test.fixme(jsEnabled(info), HYDRATION_DEFECT);
   const run = info.project.name;
   const slug = `tok-org-${run}`;
   const admin = `org-admin-${run}@example.com`;
@@ -104,7 +101,6 @@ test('an organization admin runs an organization token from creation to deletion
 });
 
 test('a group admin runs a group token on the group tab', async ({ page, context, request }, info) => {
-  test.fixme(jsEnabled(info), HYDRATION_DEFECT);
   const run = info.project.name;
   const slug = `tok-grp-${run}`;
   const admin = `grp-owner-${run}@example.com`;

@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { checkA11y, hydrated, jsEnabled, open, PASSWORD, signIn } from './helpers';
+import { expect } from '@playwright/test';
+import { checkA11y, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
 
 test('an admin creates an organization, adds a member and creates a group', async ({ page }, info) => {
   const run = info.project.name;

@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { ADMIN, checkA11y, createUser, hydrated } from './helpers';
+import { expect } from '@playwright/test';
+import { ADMIN, checkA11y, createUser, hydrated, test } from './helpers';
 
 test('first visit offers a one-time admin setup that keeps input on errors', async ({ browser, page }, info) => {
   // Without JavaScript: a mistake comes back next to its field, typed values kept.

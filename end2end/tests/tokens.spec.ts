@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn } from './helpers';
+import { expect } from '@playwright/test';
+import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
 
 test('a person creates a token, copies it once, and controls it with the status buttons', async ({ page, context, request }, info) => {
   const run = info.project.name;

@@ -2,7 +2,7 @@
 
 use super::org::{member_controls, member_rows};
 use super::tokens::TokensPanel;
-use super::{param, with_user, Loaded};
+use super::{param, Loaded};
 use crate::components::{
     action_error, loading, ErrorView, Field, FormAlert, RoleSelect, Saved, Tab, Tabs,
 };
@@ -27,46 +27,45 @@ pub fn GroupLayout() -> impl IntoView {
         |(org, group)| get_group(org, group),
     );
     provide_context(CurrentGroup(group));
-    with_user(move |_| {
-        view! {
-            <Suspense fallback=loading>
-                {move || Suspend::new(async move {
-                    match group.await {
-                        Ok(group) => {
-                            let base = format!("/orgs/{}/groups/{}", group.org_slug, group.slug);
+    // The tab stays outside the Suspense; see `OrgLayout`.
+    view! {
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                match group.await {
+                    Ok(group) => {
+                        let base = format!("/orgs/{}/groups/{}", group.org_slug, group.slug);
                             view! {
-                                <Title text=format!("{} · {}", group.name, group.org_name)/>
-                                <header class="page-head">
-                                    <p class="eyebrow">
-                                        "Group in " <A href=format!("/orgs/{}", group.org_slug)>{group.org_name.clone()}</A>
-                                    </p>
-                                    <h1>{group.name.clone()}</h1>
-                                    <p class="muted">
-                                        "Your role: "
-                                        {match group.my_role {
-                                            Some(role) => role.label(),
-                                            None if group.can_manage => "Organization admin",
-                                            None => "Organization member",
-                                        }}
-                                    </p>
-                                </header>
-                                <Tabs label="Group sections" tabs={
-                                    let mut tabs = vec![Tab { href: base.clone(), label: "Members" }];
-                                    if group.can_manage {
-                                        tabs.push(Tab { href: format!("{base}/tokens"), label: "Access Tokens" });
-                                    }
-                                    tabs
-                                }/>
-                                <Outlet/>
-                            }
-                            .into_any()
+                            <Title text=format!("{} · {}", group.name, group.org_name)/>
+                            <header class="page-head">
+                                <p class="eyebrow">
+                                    "Group in " <A href=format!("/orgs/{}", group.org_slug)>{group.org_name.clone()}</A>
+                                </p>
+                                <h1>{group.name.clone()}</h1>
+                                <p class="muted">
+                                    "Your role: "
+                                    {match group.my_role {
+                                        Some(role) => role.label(),
+                                        None if group.can_manage => "Organization admin",
+                                        None => "Organization member",
+                                    }}
+                                </p>
+                            </header>
+                            <Tabs label="Group sections" tabs={
+                                let mut tabs = vec![Tab { href: base.clone(), label: "Members" }];
+                                if group.can_manage {
+                                    tabs.push(Tab { href: format!("{base}/tokens"), label: "Access Tokens" });
+                                }
+                                tabs
+                            }/>
                         }
-                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                        .into_any()
                     }
-                })}
-            </Suspense>
-        }
-    })
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Outlet/>
+    }
 }
 
 #[component]

@@ -14,9 +14,11 @@ pub fn HomePage() -> impl IntoView {
                 <p class="eyebrow">"Dashboard"</p>
                 <h1>"Hello, " {user.display_name.clone()}</h1>
             </header>
-            <MyOrganizations/>
-            {user.is_instance_admin.then(|| view! { <CreateOrgForm/> })}
         })}
+        // Outside `with_user`: a component with a resource must not be made
+        // inside a Suspend (see `OrgLayout`).
+        <MyOrganizations/>
+        {with_user(|user| user.is_instance_admin.then(|| view! { <CreateOrgForm/> }))}
     }
 }
 

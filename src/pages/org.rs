@@ -2,7 +2,7 @@
 //! Audit and Settings.
 
 use super::tokens::TokensPanel;
-use super::{param, with_user, Loaded};
+use super::{param, Loaded};
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, RoleSelect,
     Saved, Tab, Tabs,
@@ -27,31 +27,34 @@ pub fn OrgLayout() -> impl IntoView {
     let slug = param("org");
     let org = Resource::new(move || slug.get(), get_org);
     provide_context(CurrentOrg(org));
-    with_user(move |_| {
-        view! {
-            <Suspense fallback=loading>
-                {move || Suspend::new(async move {
-                    match org.await {
-                        Ok(org) => {
-                            let base = format!("/orgs/{}", org.slug);
-                            view! {
-                                <Title text=org.name.clone()/>
-                                <header class="page-head">
-                                    <p class="eyebrow">"Organization"</p>
-                                    <h1>{org.name.clone()}</h1>
-                                    <p class="muted">"Your role: " {org.my_role.label()}</p>
-                                </header>
-                                <Tabs label="Organization sections" tabs=org_tabs(&base, org.is_admin())/>
-                                <Outlet/>
-                            }
-                            .into_any()
+    // The tab (the Outlet) stays outside the Suspense: a Suspend re-runs when
+    // what it awaits resolves, and a tab made inside it would make its
+    // resources again, shifting the ids that hydration matches them by. A
+    // visitor who is not signed in gets `Unauthenticated` here and is sent
+    // to sign in by the error view.
+    view! {
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                match org.await {
+                    Ok(org) => {
+                        let base = format!("/orgs/{}", org.slug);
+                        view! {
+                            <Title text=org.name.clone()/>
+                            <header class="page-head">
+                                <p class="eyebrow">"Organization"</p>
+                                <h1>{org.name.clone()}</h1>
+                                <p class="muted">"Your role: " {org.my_role.label()}</p>
+                            </header>
+                            <Tabs label="Organization sections" tabs=org_tabs(&base, org.is_admin())/>
                         }
-                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                        .into_any()
                     }
-                })}
-            </Suspense>
-        }
-    })
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Outlet/>
+    }
 }
 
 /// The rows of a member table; `actions` renders the last cell for managers.

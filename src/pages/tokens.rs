@@ -28,8 +28,9 @@ pub fn ProfileTokensPage() -> impl IntoView {
                 <h1>{user.display_name}</h1>
             </header>
             {profile_tabs()}
-            <TokensPanel scope=TokenScope::Personal/>
         })}
+        // Outside `with_user`, so its resources are made once (see `OrgLayout`).
+        <TokensPanel scope=TokenScope::Personal/>
     }
 }
 
