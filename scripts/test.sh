@@ -31,3 +31,9 @@ E2E_DATA="$(mktemp -d)"
 trap 'rm -rf "$E2E_DATA"' EXIT
 export LATCHKEY_E2E_DATA_DIR="$E2E_DATA"
 (cd end2end && npx playwright test)
+
+# The run command builds the browser side with the size-optimised release
+# profile (LTO), which has failed where the debug build passed; build it too.
+say "Checking the optimised browser build"
+cargo build --lib --target wasm32-unknown-unknown --profile wasm-release \
+  --no-default-features --features hydrate --target-dir target/front
