@@ -178,7 +178,18 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
                             }.into_any(),
                             Ok(list) => {
                                 let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
+                                let leaked = list.tokens.iter().filter(|t| t.leaked_at.is_some()).count();
                                 view! {
+                                    {(leaked > 0).then(|| view! {
+                                        <p class="alert alert-error" role="alert">
+                                            {if leaked == 1 {
+                                                "1 token was found in public by a secret scanner and disabled.".to_string()
+                                            } else {
+                                                format!("{leaked} tokens were found in public by a secret scanner and disabled.")
+                                            }}
+                                            " Delete them, create new ones, and remove the old secrets from wherever they were published."
+                                        </p>
+                                    })}
                                     <TokenTable list=list.tokens now=list.now scope=scope.clone() set_enabled delete/>
                                     {(active > 0).then(|| view! { <RevokeAll action=revoke_all scope active/> })}
                                 }.into_any()
@@ -289,7 +300,13 @@ fn TokenTable(
                                         None => view! { <span class="muted">"Never used"</span> }.into_any(),
                                     }}
                                 </td>
-                                <td>{status_badge(t.status)}</td>
+                                <td>
+                                    {status_badge(t.status)}
+                                    {t.leaked_at.map(|at| view! {
+                                        <span class="badge badge-danger" title=format!("Reported {}", format_datetime(at))>"Leaked"</span>
+                                    })}
+                                    {t.replaced_by.is_some().then(|| view! { <span class="badge badge-muted">"Rotated"</span> })}
+                                </td>
                                 <td class="actions">
                                     <div class="row-actions">
                                         {toggle.map(|(enabled, label)| {

@@ -31,3 +31,15 @@ pub async fn api_not_found() -> Response {
     )
         .into_response()
 }
+
+/// A known API route called with the wrong method: JSON, like every API error.
+pub async fn api_method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({
+            "error": "method_not_allowed",
+            "message": "This API route does not take that method.",
+        })),
+    )
+        .into_response()
+}

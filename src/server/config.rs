@@ -188,6 +188,25 @@ pub struct Config {
         global = true
     )]
     pub max_failed_sign_ins_per_ip: i64,
+
+    /// Requests one IP address may send in a burst to the endpoints that need
+    /// no token (leak reports, revocation, introspection).
+    #[arg(
+        long,
+        env = "LATCHKEY_PUBLIC_RATE_BURST",
+        default_value_t = 20,
+        global = true
+    )]
+    pub public_rate_burst: u32,
+
+    /// Milliseconds after which one more such request is allowed again.
+    #[arg(
+        long,
+        env = "LATCHKEY_PUBLIC_RATE_PERIOD_MILLIS",
+        default_value_t = 3_000,
+        global = true
+    )]
+    pub public_rate_period_millis: u64,
 }
 
 impl Config {

@@ -11,7 +11,8 @@ use crate::tokens::secret::TokenKind;
 use crate::tokens::server::{
     authenticate, NewToken, OrgMembership, Owner, TokenIdentity, TokenRejection,
 };
-use crate::tokens::{self, TokenScope, TokenSummary};
+use crate::tokens::{self, lifecycle, CreatedToken, TokenScope, TokenSummary};
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -19,7 +20,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -42,7 +42,7 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
 
 /// 401 as RFC 6750 describes it: no error code when no token was sent,
 /// `invalid_token` otherwise, and the same words for every kind of bad token.
-fn unauthorized(rejection: TokenRejection) -> Response {
+pub fn unauthorized(rejection: TokenRejection) -> Response {
     let (challenge, code, message) = match rejection {
         TokenRejection::Missing => (
             r#"Bearer realm="latchkey""#,
@@ -55,54 +55,86 @@ fn unauthorized(rejection: TokenRejection) -> Response {
             "The access token is malformed, unknown, disabled or expired.",
         ),
     };
-    (
-        StatusCode::UNAUTHORIZED,
-        [(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        )],
-        Json(json!({ "error": code, "message": message })),
-    )
-        .into_response()
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
 }
 
-fn internal(err: AppError) -> Response {
-    ApiError(err).into_response()
+/// The one JSON shape of every API failure.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, such as `invalid_token` or `not_found`.
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
 }
 
 /// Any failure of an API route: its status and `{"error", "message"}`. A
 /// refusal for lack of rights names the RFC 6750 `insufficient_scope` error.
-pub struct ApiError(pub AppError);
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        ApiError(err)
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match &err {
+            AppError::Forbidden => "This access token does not have the role this needs.".into(),
+            other => other.to_string(),
+        };
+        ApiError::new(status, err.code(), message)
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError(err.into())
+        AppError::from(err).into()
+    }
+}
+
+/// A body that is not the JSON a route expects: 415 without a JSON content
+/// type, 413 when too large, 400 for broken JSON, 422 for wrong fields.
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+            _ => "bad_request",
+        };
+        ApiError::new(status, code, rejection.body_text())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let err = self.0;
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &err {
-            AppError::Forbidden => {
-                "This access token does not have the role this needs.".to_string()
-            }
-            other => other.to_string(),
-        };
         let mut response = (
-            status,
-            Json(json!({ "error": err.code(), "message": message })),
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_string(),
+                message: self.message,
+            }),
         )
             .into_response();
-        if status == StatusCode::FORBIDDEN {
+        if self.status == StatusCode::FORBIDDEN {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer realm="latchkey", error="insufficient_scope""#),
@@ -129,7 +161,7 @@ impl FromRequestParts<AppState> for Caller {
 
 impl Caller {
     /// How the audit trail names whoever acted with this token.
-    fn actor_label(&self) -> String {
+    pub(crate) fn actor_label(&self) -> String {
         let identity = &self.0;
         match identity.email.as_deref() {
             Some(email) => format!("{email} (token \u{201c}{}\u{201d})", identity.token_name),
@@ -231,7 +263,7 @@ async fn group_in_org(db: &Db, org_id: i64, slug: &str) -> Result<i64, AppError>
         .ok_or_else(|| AppError::not_found("Group"))
 }
 
-async fn identify(
+pub(crate) async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -240,7 +272,7 @@ async fn identify(
     match authenticate(&state.db, &state.usage, presented_token(headers), ip).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err(rejection)) => Err(unauthorized(rejection)),
-        Err(err) => Err(internal(err)),
+        Err(err) => Err(ApiError::from(err).into_response()),
     }
 }
 
@@ -252,31 +284,31 @@ fn rfc3339(ts: Option<i64>) -> Option<String> {
         })
 }
 
-#[derive(Serialize)]
-struct WhoAmI<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WhoAmI<'a> {
     acts_as: ActingUser<'a>,
     token: TokenInfo<'a>,
     organizations: Vec<OrgInfo<'a>>,
 }
 
-#[derive(Serialize)]
-struct ActingUser<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActingUser<'a> {
     id: i64,
     display_name: &'a str,
     email: Option<&'a str>,
     kind: &'a str,
 }
 
-#[derive(Serialize)]
-struct TokenInfo<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenInfo<'a> {
     id: i64,
     name: &'a str,
     kind: &'a str,
     expires_at: Option<String>,
 }
 
-#[derive(Serialize)]
-struct OrgInfo<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrgInfo<'a> {
     slug: &'a str,
     name: &'a str,
     /// None when the token reaches the organization only through a group.
@@ -284,8 +316,8 @@ struct OrgInfo<'a> {
     groups: Vec<GroupInfo<'a>>,
 }
 
-#[derive(Serialize)]
-struct GroupInfo<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GroupInfo<'a> {
     slug: &'a str,
     name: &'a str,
     role: Role,
@@ -293,6 +325,11 @@ struct GroupInfo<'a> {
 
 /// Who the token acts as, the token itself, and the organizations and groups
 /// (with roles) it reaches — always the acting user's current memberships.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "tokens",
+    summary = "Who the calling token acts as",
+    description = "The acting user, the token, and the organizations and groups (with roles) the token reaches: always the acting user's current memberships.",
+    responses((status = 200, body = WhoAmI), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn whoami(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -338,6 +375,12 @@ pub async fn whoami(
 }
 
 /// Members of an organization the token acts in (any role).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/members", tag = "organizations",
+    summary = "List an organization's members",
+    description = "For tokens acting as a member of the organization (any role). Technical users of organization and group tokens are marked `technical`.",
+    params(("org" = String, Path, description = "The organization's slug")),
+    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_members(
     caller: Caller,
     State(state): State<AppState>,
@@ -350,6 +393,11 @@ pub async fn org_members(
 }
 
 /// Groups of an organization the token acts in (any role).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups", tag = "organizations",
+    summary = "List an organization's groups",
+    params(("org" = String, Path, description = "The organization's slug")),
+    responses((status = 200, body = Vec<GroupSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_groups(
     caller: Caller,
     State(state): State<AppState>,
@@ -361,6 +409,12 @@ pub async fn org_groups(
 
 /// Members of a group: for tokens acting in its organization, and for tokens
 /// acting in that group.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups/{group}/members", tag = "organizations",
+    summary = "List a group's members",
+    description = "For tokens acting in the group's organization, and for tokens acting in that group.",
+    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
+    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn group_members(
     caller: Caller,
     State(state): State<AppState>,
@@ -383,7 +437,7 @@ pub async fn group_members(
 }
 
 /// The body of a token creation: the same fields as the dialog.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     pub name: String,
@@ -398,8 +452,7 @@ pub struct CreateTokenRequest {
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v)
-        .map_err(|rejection| ApiError(AppError::BadRequest(rejection.body_text())))
+    body.map(|Json(v)| v).map_err(ApiError::from)
 }
 
 async fn list_owned(state: &AppState, owner: Owner) -> Result<Json<Vec<TokenSummary>>, ApiError> {
@@ -441,6 +494,12 @@ fn enabling(action: &str) -> Result<bool, AppError> {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
+    summary = "List an organization's tokens",
+    description = "Only with an admin-role organization token of that organization.",
+    params(("org" = String, Path, description = "The organization's slug")),
+    responses((status = 200, body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_org_tokens(
     caller: Caller,
     State(state): State<AppState>,
@@ -449,6 +508,12 @@ pub async fn list_org_tokens(
     list_owned(&state, caller.org_token_manager(&org)?).await
 }
 
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
+    summary = "Create an organization token",
+    description = "Only with an admin-role organization token of that organization. The secret is in this answer and nowhere else, ever.",
+    params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_org_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -471,6 +536,12 @@ pub async fn create_org_token(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens/{token_id}/{action}", tag = "organization tokens",
+    summary = "Revoke or reactivate an organization token",
+    description = "A revoked token is refused at once; reactivating brings it back unless it has expired.",
+    params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
+    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_org_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -487,6 +558,12 @@ pub async fn change_org_token(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/tokens/{token_id}", tag = "organization tokens",
+    summary = "Delete an organization token",
+    description = "For good, with its technical user.",
+    params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn delete_org_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -501,6 +578,12 @@ pub async fn delete_org_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
+    summary = "List a group's tokens",
+    description = "With an admin-role token of the group or of its organization.",
+    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
+    responses((status = 200, body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_group_tokens(
     caller: Caller,
     State(state): State<AppState>,
@@ -510,6 +593,11 @@ pub async fn list_group_tokens(
     list_owned(&state, owner).await
 }
 
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
+    summary = "Create a group token",
+    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")), request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_group_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -532,6 +620,11 @@ pub async fn create_group_token(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}", tag = "group tokens",
+    summary = "Revoke or reactivate a group token",
+    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
+    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_group_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -548,6 +641,11 @@ pub async fn change_group_token(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}", tag = "group tokens",
+    summary = "Delete a group token",
+    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
 pub async fn delete_group_token(
     caller: Caller,
     State(state): State<AppState>,
@@ -560,6 +658,208 @@ pub async fn delete_group_token(
     let actor = caller.actor(&label, peer, &headers, &state);
     tokens::server::delete(&state.db, &actor, owner, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/tokens/self`: the calling token as its owner's list shows it.
+#[utoipa::path(get, path = "/api/v1/tokens/self", tag = "tokens",
+    summary = "The calling token itself",
+    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn token_self(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<TokenSummary>, ApiError> {
+    Ok(Json(lifecycle::describe_self(&state.db, &caller.0).await?))
+}
+
+/// `DELETE /api/v1/tokens/self`: the calling token revokes itself.
+#[utoipa::path(delete, path = "/api/v1/tokens/self", tag = "tokens",
+    summary = "Revoke the calling token",
+    description = "The token is refused from now on; its owner can reactivate it.",
+    responses((status = 204, description = "Revoked"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn revoke_token_self(
+    caller: Caller,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let label = caller.actor_label();
+    let actor = caller.actor(&label, peer, &headers, &state);
+    lifecycle::revoke_self(&state.db, &actor, &caller.0).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of a rotation; it may be left out altogether.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// How long the old secret keeps working, 0 to 86400 seconds; 0 (the
+    /// default) ends it at once.
+    #[serde(default)]
+    pub grace_seconds: i64,
+}
+
+/// A rotation's answer: the new token and its secret, shown this once.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RotatedToken {
+    pub token: TokenSummary,
+    pub secret: String,
+    pub previous_token_id: i64,
+    /// When the old secret stops working (Unix seconds).
+    pub previous_expires_at: i64,
+}
+
+/// A JSON body that may be absent: no body means the defaults; anything sent
+/// must be JSON.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("application/json") || v.to_ascii_lowercase().ends_with("+json")
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        let status = if err.is_data() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let code = if err.is_data() {
+            "invalid_input"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(status, code, format!("The JSON body is not valid: {err}"))
+    })
+}
+
+/// `POST /api/v1/tokens/self/rotate`: a new secret for this token; the old one
+/// keeps working for the grace period asked for.
+#[utoipa::path(post, path = "/api/v1/tokens/self/rotate", tag = "tokens",
+    summary = "Rotate the calling token",
+    description = "Returns a new secret for the same owner, name and role, living as long as the old token was made to (within the policy). The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. The body may be left out.",
+    request_body(content = Option<RotateRequest>, content_type = "application/json"),
+    responses((status = 201, body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn rotate_token_self(
+    caller: Caller,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: RotateRequest = optional_json(&headers, &body)?;
+    let identity = &caller.0;
+    let owner = match (identity.org_id, identity.group_id) {
+        (Some(org_id), Some(group_id)) => Owner::Group { org_id, group_id },
+        (Some(org_id), None) => Owner::Organization { org_id },
+        _ => Owner::Personal {
+            user_id: identity.user_id,
+        },
+    };
+    let policy =
+        tokens::server::creation_policy(&state.db, owner, state.config.expiry_policy()).await?;
+    let label = caller.actor_label();
+    let actor = caller.actor(&label, peer, &headers, &state);
+    let rotated =
+        lifecycle::rotate(&state.db, &actor, identity, request.grace_seconds, &policy).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(RotatedToken {
+            token: rotated.token,
+            secret: rotated.secret,
+            previous_token_id: rotated.previous_token_id,
+            previous_expires_at: rotated.previous_expires_at,
+        }),
+    )
+        .into_response())
+}
+
+/// One finding of a secret scanner: the string alone, or with where it was
+/// seen (GitHub's secret-scanning partner format).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LeakedCredential {
+    Bare(String),
+    Located {
+        token: String,
+        /// Where it was found, such as a commit URL.
+        #[serde(default)]
+        url: Option<String>,
+        /// Which scanner or service reported it.
+        #[serde(default)]
+        source: Option<String>,
+        /// The reporter's own type name; ignored.
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+    },
+}
+
+/// The answer to a leak report: the same whatever was reported.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LeakReportReceipt {
+    /// How many entries the report held.
+    pub received: usize,
+}
+
+/// `POST /api/v1/credentials/leaked`: secret scanners report token strings
+/// found in public. No authentication; the answer never says whether a
+/// string was a token, nor whose.
+#[utoipa::path(post, path = "/api/v1/credentials/leaked", tag = "leak reports",
+    summary = "Report token strings found in public",
+    description = "For secret scanners. Each entry is a token string or an object with `token` (and optionally `url`, `source`, `type`). Latchkey tokens among them are disabled at once and their owners notified. Needs no token, is rate-limited per address, answers the same whatever was sent, and never says whose a token was. At most 100 entries.",
+    request_body = Vec<LeakedCredential>,
+    responses((status = 202, body = LeakReportReceipt), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+pub async fn report_leaked(
+    State(state): State<AppState>,
+    body: Result<Json<Vec<LeakedCredential>>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let reports = json_body(body)?;
+    if reports.len() > lifecycle::MAX_LEAK_REPORT_ITEMS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "Report at most {} credentials per request.",
+                lifecycle::MAX_LEAK_REPORT_ITEMS
+            ),
+        ));
+    }
+    let received = reports.len();
+    let findings: Vec<(String, Option<String>)> = reports
+        .into_iter()
+        .map(|report| match report {
+            LeakedCredential::Bare(token) => (token, None),
+            LeakedCredential::Located {
+                token, url, source, ..
+            } => {
+                let location = match (source, url) {
+                    (Some(source), Some(url)) => Some(format!("{source}: {url}")),
+                    (source, url) => source.or(url),
+                };
+                (token, location.map(|l| l.chars().take(500).collect()))
+            }
+        })
+        .collect();
+    lifecycle::report_leaked(&state.db, &findings).await?;
+    Ok((StatusCode::ACCEPTED, Json(LeakReportReceipt { received })).into_response())
 }
 
 #[cfg(test)]

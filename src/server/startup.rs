@@ -6,7 +6,9 @@ use super::db::{Db, DbSetupError};
 use super::security::{refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
 use super::state::AppState;
+use super::{oauth, openapi, rate_limit};
 use crate::app::{shell, App};
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
@@ -21,6 +23,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
+
+/// Largest request body anywhere: forms and API calls are small.
+pub const API_BODY_LIMIT: usize = 64 * 1024;
 
 fn leptos_options(config: &Config) -> LeptosOptions {
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
@@ -45,8 +50,9 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     Ok(AppState {
         leptos_options: leptos_options(&config),
         db,
-        config: Arc::new(config),
         usage: Default::default(),
+        rate_limits: rate_limit::public_limits(&config),
+        config: Arc::new(config),
     })
 }
 
@@ -99,7 +105,27 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}",
             post(rest::change_group_token),
         )
-        .route("/api/{*rest}", any(api::api_not_found))
+        .route(
+            "/api/v1/tokens/self",
+            get(rest::token_self).delete(rest::revoke_token_self),
+        )
+        .route("/api/v1/tokens/self/rotate", post(rest::rotate_token_self))
+        .route("/oauth/introspect", post(oauth::introspect))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/{*rest}", any(api::api_not_found));
+    // Anyone may call these without a token, so each client address is
+    // rate-limited.
+    let mut public_api = Router::new()
+        .route("/api/v1/credentials/leaked", post(rest::report_leaked))
+        .route("/oauth/revoke", post(oauth::revoke));
+    if let Some(limits) = state.rate_limits.clone() {
+        public_api = public_api.layer(rate_limit::layer(limits));
+    }
+    let api = token_api
+        .merge(public_api)
+        .method_not_allowed_fallback(api::api_method_not_allowed)
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    let probes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz));
     Router::new()
@@ -113,8 +139,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(
             super::token_page::show_new_token_without_js,
         ))
-        .merge(token_api)
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
+        .merge(api)
+        .merge(probes)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
         .layer(TraceLayer::new_for_http())
@@ -140,6 +167,7 @@ pub fn spawn_background_jobs(state: &AppState) {
         Duration::from_millis(state.config.auth_sync_millis.max(10)),
     ));
     let db = state.db.clone();
+    let limits = state.rate_limits.clone();
     tokio::spawn(async move {
         let store = DbSessionStore::new(db.clone());
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -150,6 +178,10 @@ pub fn spawn_background_jobs(state: &AppState) {
             }
             if let Err(err) = crate::auth::server::prune_sign_in_failures(&db).await {
                 tracing::warn!(error = %err, "could not prune sign-in failures");
+            }
+            // Forget addresses whose limit has refilled, so the table stays small.
+            if let Some(limits) = &limits {
+                limits.limiter().retain_recent();
             }
         }
     });

@@ -13,4 +13,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Token uses waiting to be written in the next batch.
     pub usage: UsageRecorder,
+    /// Per-address limits on the endpoints that need no token.
+    pub rate_limits: Option<super::rate_limit::PublicLimits>,
 }

@@ -5,6 +5,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
+pub mod lifecycle;
+#[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Whose tokens a page or request is about. Server functions take it as two
 /// form fields, `org` and `group`, both empty for the caller's own tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TokenScope {
     Personal,
     Organization { org: String },
@@ -66,6 +69,7 @@ impl TokenScope {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenStatus {
     Active,
@@ -94,6 +98,7 @@ impl TokenStatus {
 
 /// A token as listed: never its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenSummary {
     pub id: i64,
     pub name: String,
@@ -107,6 +112,10 @@ pub struct TokenSummary {
     pub role: Option<Role>,
     /// Who created it (kept when that person leaves); none if the account is gone.
     pub created_by: Option<String>,
+    /// When a secret scanner reported it found in public (it was disabled then).
+    pub leaked_at: Option<i64>,
+    /// The token that replaced it by rotation.
+    pub replaced_by: Option<i64>,
 }
 
 /// A user's tokens, with the server's clock so relative times ("in 3 days")
@@ -134,6 +143,8 @@ impl TokenActivity {
             "token.enabled" => "Enabled",
             "token.deleted" => "Deleted",
             "token.revoked_all" => "Revoked all tokens",
+            "token.rotated" => "Rotated",
+            "token.leaked" => "Reported leaked and disabled",
             _ => "Changed",
         };
         if self.action == "token.revoked_all" {
@@ -171,6 +182,7 @@ pub fn relative_time(ts: i64, now: i64) -> String {
 
 /// The answer to a create: the only time the secret leaves the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub token: TokenSummary,
     pub secret: String,

@@ -39,7 +39,7 @@ impl Owner {
         }
     }
 
-    fn kind(self) -> TokenKind {
+    pub(crate) fn kind(self) -> TokenKind {
         match self {
             Owner::Personal { .. } => TokenKind::Personal,
             Owner::Organization { .. } => TokenKind::Organization,
@@ -145,6 +145,8 @@ type TokenRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
+    Option<i64>,
 );
 
 fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
@@ -159,6 +161,8 @@ fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
         last_used_ip,
         role,
         created_by,
+        leaked_at,
+        replaced_by,
     ) = row;
     TokenSummary {
         id,
@@ -171,13 +175,16 @@ fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
         status: TokenStatus::of(disabled_at, expires_at, now),
         role: role.as_deref().map(Role::from_db),
         created_by,
+        leaked_at,
+        replaced_by,
     }
 }
 
 /// A token's listed fields, with the role its technical user holds and the
 /// name of whoever created it.
 const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.hint, t.created_at, t.expires_at, \
-     t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role), cu.display_name \
+     t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role), cu.display_name, \
+     t.leaked_at, t.replaced_by \
      FROM access_tokens t \
      LEFT JOIN org_memberships om ON t.kind = 'organization' AND om.org_id = t.org_id AND om.user_id = t.user_id \
      LEFT JOIN group_memberships gm ON t.kind = 'group' AND gm.group_id = t.group_id AND gm.user_id = t.user_id \
@@ -345,6 +352,8 @@ pub async fn create(
             status: TokenStatus::Active,
             role,
             created_by: created_by.map(|(n,)| n),
+            leaked_at: None,
+            replaced_by: None,
         },
         secret: token.expose_secret().to_string(),
         duplicate_name: same_name > 0,
@@ -361,6 +370,17 @@ async fn owned_token(db: &Db, owner: Owner, token_id: i64) -> Result<TokenSummar
             .bind(token_id)
             .fetch_optional(&db.pool)
             .await?;
+    row.map(|r| summary_from_row(r, now()))
+        .ok_or_else(|| AppError::not_found("Token"))
+}
+
+/// One token by id, whoever owns it; only for callers already cleared for it
+/// (a token reading itself, a rotation reading its result).
+pub async fn summary_by_id(db: &Db, token_id: i64) -> Result<TokenSummary, AppError> {
+    let row: Option<TokenRow> = sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE t.id = $1"))
+        .bind(token_id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.map(|r| summary_from_row(r, now()))
         .ok_or_else(|| AppError::not_found("Token"))
 }
@@ -419,18 +439,23 @@ pub async fn delete(
         owner.target(&token.name, json!({ "token_id": token_id })),
     )
     .await?;
-    let statement = match owner {
-        Owner::Personal { .. } => "DELETE FROM access_tokens WHERE id = $1",
-        // Its memberships and the token itself go by cascade.
-        _ => {
-            "DELETE FROM users WHERE kind = 'technical' \
-             AND id = (SELECT user_id FROM access_tokens WHERE id = $1)"
-        }
-    };
-    sqlx::query(statement)
+    let (user_id,): (i64,) = sqlx::query_as("SELECT user_id FROM access_tokens WHERE id = $1")
+        .bind(token_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM access_tokens WHERE id = $1")
         .bind(token_id)
         .execute(&mut *tx)
         .await?;
+    // A technical user goes with its last token (a rotated token and its
+    // successor share one); its memberships go by cascade.
+    sqlx::query(
+        "DELETE FROM users WHERE id = $1 AND kind = 'technical' \
+         AND NOT EXISTS (SELECT 1 FROM access_tokens WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     db.commit_auth_change(tx).await?;
     Ok(())
 }
@@ -472,6 +497,7 @@ pub struct TokenIdentity {
     pub token_id: i64,
     pub token_name: String,
     pub kind: String,
+    pub created_at: i64,
     pub expires_at: Option<i64>,
     pub disabled_at: Option<i64>,
     /// As stored when the answer was read; only for the once-a-minute rule.
@@ -481,6 +507,7 @@ pub struct TokenIdentity {
     pub email: Option<String>,
     pub user_kind: String,
     pub user_disabled: bool,
+    pub user_is_instance_admin: bool,
     /// Where an organization or group token belongs.
     pub org_id: Option<i64>,
     pub group_id: Option<i64>,
@@ -530,6 +557,34 @@ impl TokenIdentity {
 
     pub fn is_kind(&self, kind: TokenKind) -> bool {
         self.kind == kind.name()
+    }
+
+    /// Whether the API would accept this token at `now`.
+    pub fn is_accepted(&self, now: i64) -> bool {
+        self.check(now).is_ok()
+    }
+
+    /// For an organization or group token: the organization's slug, the
+    /// group's slug, and the role the token holds there. Personal tokens
+    /// belong nowhere in particular: all none.
+    pub fn home(&self) -> (Option<String>, Option<String>, Option<Role>) {
+        let Some(org) = self
+            .org_id
+            .and_then(|id| self.organizations.iter().find(|o| o.id == id))
+        else {
+            return (None, None, None);
+        };
+        match self.group_id {
+            Some(group_id) => {
+                let group = org.groups.iter().find(|g| g.id == group_id);
+                (
+                    Some(org.slug.clone()),
+                    group.map(|g| g.slug.clone()),
+                    group.map(|g| g.role),
+                )
+            }
+            None => (Some(org.slug.clone()), None, org.role),
+        }
     }
 }
 
@@ -583,11 +638,16 @@ pub async fn authenticate(
     Ok(Ok(identity))
 }
 
-async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity>, AppError> {
+pub(crate) async fn load_identity(
+    db: &Db,
+    digest_hex: &str,
+) -> Result<Option<TokenIdentity>, AppError> {
+    // sqlx decodes tuples of up to 16 columns: this is exactly that.
     type Row = (
         i64,
         String,
         String,
+        i64,
         Option<i64>,
         Option<i64>,
         Option<i64>,
@@ -596,13 +656,14 @@ async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity
         Option<String>,
         String,
         i64,
+        i64,
         Option<i64>,
         Option<i64>,
         i64,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT t.id, t.name, t.kind, t.expires_at, t.disabled_at, t.last_used_at, \
-         u.id, u.display_name, u.email, u.kind, u.is_disabled, t.org_id, t.group_id, \
+        "SELECT t.id, t.name, t.kind, t.created_at, t.expires_at, t.disabled_at, t.last_used_at, \
+         u.id, u.display_name, u.email, u.kind, u.is_disabled, u.is_instance_admin, t.org_id, t.group_id, \
          CASE WHEN t.kind = 'organization' AND o.allow_org_tokens = 0 THEN 1 \
               WHEN t.kind = 'group' AND o.allow_group_tokens = 0 THEN 1 ELSE 0 END \
          FROM access_tokens t JOIN users u ON u.id = t.user_id \
@@ -615,6 +676,7 @@ async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity
         token_id,
         token_name,
         kind,
+        created_at,
         expires_at,
         disabled_at,
         last_used_at,
@@ -623,6 +685,7 @@ async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity
         email,
         user_kind,
         user_disabled,
+        instance_admin,
         org_id,
         group_id,
         switched_off,
@@ -634,6 +697,7 @@ async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity
         token_id,
         token_name,
         kind,
+        created_at,
         expires_at,
         disabled_at,
         last_used_at,
@@ -642,6 +706,7 @@ async fn load_identity(db: &Db, digest_hex: &str) -> Result<Option<TokenIdentity
         email,
         user_kind,
         user_disabled: user_disabled != 0,
+        user_is_instance_admin: instance_admin != 0,
         org_id,
         group_id,
         switched_off: switched_off != 0,

@@ -506,15 +506,12 @@ async fn call(
     };
     let res = request.send().await.unwrap();
     let status = res.status().as_u16();
-    (
-        status,
-        res.text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(160)
-            .collect(),
-    )
+    let text = res.text().await.unwrap_or_default();
+    if let Target::Api { method, path, .. } = target {
+        let path = path.replace("{victim}", victim.unwrap_or("0"));
+        crate::spec::conforms(method, &path, status, &crate::spec::parse_body(&text));
+    }
+    (status, text.chars().take(160).collect())
 }
 
 /// Every token's state, and the organizations' settings.

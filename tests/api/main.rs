@@ -9,4 +9,6 @@ mod cli;
 mod org_tokens;
 mod orgs;
 mod pages;
+mod spec;
+mod token_lifecycle;
 mod tokens;

@@ -58,7 +58,9 @@ async fn whoami_at(base: &str, token: &str) -> (StatusCode, Option<String>, Valu
         .headers()
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_string());
-    (status, challenge, res.json().await.unwrap_or(Value::Null))
+    let body = crate::spec::parse_body(&res.text().await.unwrap());
+    crate::spec::conforms("GET", "/api/v1/whoami", status.as_u16(), &body);
+    (status, challenge, body)
 }
 
 async fn set_enabled(app: &TestApp, client: &Client, id: &str, enabled: &str) -> StatusCode {

@@ -1,0 +1,120 @@
+//! The OAuth 2.0 token endpoints other systems already know how to call:
+//! introspection (RFC 7662) and revocation (RFC 7009).
+
+use super::audit::Actor;
+use super::rest::{ApiError, Caller, ErrorBody};
+use super::security::client_ip;
+use super::state::AppState;
+use crate::tokens::lifecycle::{self, Introspection};
+use crate::tokens::secret::TokenKind;
+use crate::tokens::server::TokenIdentity;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The form both endpoints take (`application/x-www-form-urlencoded`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// The token string asked about.
+    pub token: String,
+    /// Accepted and ignored: every Latchkey token is an access token.
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
+}
+
+fn form<T>(body: Result<Form<T>, FormRejection>) -> Result<T, ApiError> {
+    body.map(|Form(v)| v).map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            "unsupported_media_type"
+        } else {
+            "invalid_request"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    })
+}
+
+/// Whether `caller` may learn about `target`: an instance admin's personal
+/// token about any token; an admin-role organization token about the tokens
+/// of its own organization and its groups.
+fn may_introspect(caller: &TokenIdentity, target: &TokenIdentity) -> bool {
+    if caller.is_kind(TokenKind::Personal) {
+        return caller.user_is_instance_admin;
+    }
+    caller.is_kind(TokenKind::Organization)
+        && caller.org_id.is_some()
+        && target.org_id == caller.org_id
+}
+
+/// Whether `caller` may call introspection at all.
+fn is_introspector(caller: &TokenIdentity) -> bool {
+    if caller.is_kind(TokenKind::Personal) {
+        return caller.user_is_instance_admin;
+    }
+    let (_, _, role) = caller.home();
+    caller.is_kind(TokenKind::Organization) && role == Some(crate::domain::Role::Admin)
+}
+
+/// `POST /oauth/introspect`.
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+    summary = "Token introspection (RFC 7662)",
+    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = Introspection), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn introspect(
+    caller: Caller,
+    State(state): State<AppState>,
+    body: Result<Form<TokenRequest>, FormRejection>,
+) -> Result<Response, ApiError> {
+    if !is_introspector(&caller.0) {
+        return Err(crate::error::AppError::Forbidden.into());
+    }
+    let request = form(body)?;
+    let answer = match lifecycle::active_identity(&state.db, &request.token).await? {
+        Some(target) if may_introspect(&caller.0, &target) => lifecycle::introspection(&target),
+        _ => Introspection::inactive(),
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
+}
+
+/// `POST /oauth/revoke`. Holding a secret is enough to revoke it, so the
+/// request needs no other credentials; when it carries a token anyway, that
+/// token must be valid and is named in the audit trail. Unknown and malformed
+/// tokens get the same 200, as RFC 7009 asks.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+    summary = "Token revocation (RFC 7009)",
+    description = "Revokes the token sent in the form: holding its secret is enough. A token in the Authorization header is optional; when sent it must be valid, and it is named in the audit trail. Answers 200 for unknown tokens too. Rate-limited per address.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Form<TokenRequest>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let caller = if super::rest::presented_token(&headers).is_some() {
+        match super::rest::identify(&state, &headers, Some(peer)).await {
+            Ok(identity) => Some(Caller(identity)),
+            Err(response) => return Ok(response),
+        }
+    } else {
+        None
+    };
+    let request = form(body)?;
+    let label = match &caller {
+        Some(caller) => caller.actor_label(),
+        None => "holder of the token (revocation request)".to_string(),
+    };
+    let actor = Actor {
+        user_id: caller.as_ref().map(|c| c.0.user_id),
+        label: &label,
+        ip: client_ip(&headers, Some(peer), state.config.trust_proxy).map(|ip| ip.to_string()),
+    };
+    lifecycle::revoke_by_secret(&state.db, &actor, &request.token).await?;
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}
