@@ -5,6 +5,7 @@ use crate::auth::SessionInfo;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
 use crate::pages::{
+    api_docs::ApiDocsPage,
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
     not_found::NotFound,
@@ -104,6 +105,7 @@ fn Layout() -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"⌘"</span>
                 "Latchkey"
             </a>
+            <a class="topbar-link" href="/api-docs">"API"</a>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match session.await {
@@ -129,6 +131,7 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=OrgMembersTab/>

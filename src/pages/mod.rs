@@ -1,5 +1,6 @@
 //! One routed page per file.
 
+pub mod api_docs;
 pub mod group;
 pub mod home;
 pub mod not_found;

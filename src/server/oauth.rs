@@ -64,7 +64,7 @@ fn is_introspector(caller: &TokenIdentity) -> bool {
     summary = "Token introspection (RFC 7662)",
     description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = Introspection), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Introspection), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn introspect(
     caller: Caller,

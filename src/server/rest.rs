@@ -328,7 +328,7 @@ pub struct GroupInfo<'a> {
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "tokens",
     summary = "Who the calling token acts as",
     description = "The acting user, the token, and the organizations and groups (with roles) the token reaches: always the acting user's current memberships.",
-    responses((status = 200, body = WhoAmI), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = WhoAmI), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn whoami(
     State(state): State<AppState>,
@@ -379,7 +379,7 @@ pub async fn whoami(
     summary = "List an organization's members",
     description = "For tokens acting as a member of the organization (any role). Technical users of organization and group tokens are marked `technical`.",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_members(
     caller: Caller,
@@ -396,7 +396,7 @@ pub async fn org_members(
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/groups", tag = "organizations",
     summary = "List an organization's groups",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, body = Vec<GroupSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<GroupSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_groups(
     caller: Caller,
@@ -413,7 +413,7 @@ pub async fn org_groups(
     summary = "List a group's members",
     description = "For tokens acting in the group's organization, and for tokens acting in that group.",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn group_members(
     caller: Caller,
@@ -498,7 +498,7 @@ fn enabling(action: &str) -> Result<bool, AppError> {
     summary = "List an organization's tokens",
     description = "Only with an admin-role organization token of that organization.",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_org_tokens(
     caller: Caller,
@@ -512,7 +512,7 @@ pub async fn list_org_tokens(
     summary = "Create an organization token",
     description = "Only with an admin-role organization token of that organization. The secret is in this answer and nowhere else, ever.",
     params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_org_token(
     caller: Caller,
@@ -540,7 +540,7 @@ pub async fn create_org_token(
     summary = "Revoke or reactivate an organization token",
     description = "A revoked token is refused at once; reactivating brings it back unless it has expired.",
     params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
-    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_org_token(
     caller: Caller,
@@ -582,7 +582,7 @@ pub async fn delete_org_token(
     summary = "List a group's tokens",
     description = "With an admin-role token of the group or of its organization.",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_group_tokens(
     caller: Caller,
@@ -596,7 +596,7 @@ pub async fn list_group_tokens(
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
     summary = "Create a group token",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_group_token(
     caller: Caller,
@@ -623,7 +623,7 @@ pub async fn create_group_token(
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}", tag = "group tokens",
     summary = "Revoke or reactivate a group token",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
-    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_group_token(
     caller: Caller,
@@ -663,7 +663,7 @@ pub async fn delete_group_token(
 /// `GET /api/v1/tokens/self`: the calling token as its owner's list shows it.
 #[utoipa::path(get, path = "/api/v1/tokens/self", tag = "tokens",
     summary = "The calling token itself",
-    responses((status = 200, body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn token_self(
     caller: Caller,
@@ -755,7 +755,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
     summary = "Rotate the calling token",
     description = "Returns a new secret for the same owner, name and role, living as long as the old token was made to (within the policy). The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. The body may be left out.",
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
-    responses((status = 201, body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn rotate_token_self(
     caller: Caller,
@@ -826,7 +826,7 @@ pub struct LeakReportReceipt {
     summary = "Report token strings found in public",
     description = "For secret scanners. Each entry is a token string or an object with `token` (and optionally `url`, `source`, `type`). Latchkey tokens among them are disabled at once and their owners notified. Needs no token, is rate-limited per address, answers the same whatever was sent, and never says whose a token was. At most 100 entries.",
     request_body = Vec<LeakedCredential>,
-    responses((status = 202, body = LeakReportReceipt), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+    responses((status = 202, description = "Received (the same answer whatever was sent)", body = LeakReportReceipt), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
 pub async fn report_leaked(
     State(state): State<AppState>,
     body: Result<Json<Vec<LeakedCredential>>, JsonRejection>,
@@ -865,7 +865,33 @@ pub async fn report_leaked(
 #[cfg(test)]
 mod tests {
     use super::presented_token;
-    use axum::http::{HeaderMap, HeaderValue};
+    use crate::tokens::secret::PlainToken;
+    use axum::http::{header, HeaderMap, HeaderValue};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever bytes arrive in the two token headers, picking the
+        /// presented token and parsing it refuse cleanly, never panic.
+        #[test]
+        fn arbitrary_header_bytes_never_panic(
+            authorization in proptest::collection::vec(any::<u8>(), 0..160),
+            api_token in proptest::collection::vec(any::<u8>(), 0..160),
+            bearer in any::<bool>(),
+        ) {
+            let mut headers = HeaderMap::new();
+            let mut value = if bearer { b"Bearer ".to_vec() } else { Vec::new() };
+            value.extend(authorization);
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                headers.insert(header::AUTHORIZATION, value);
+            }
+            if let Ok(value) = HeaderValue::from_bytes(&api_token) {
+                headers.insert("apitoken", value);
+            }
+            if let Some(token) = presented_token(&headers) {
+                prop_assert!(PlainToken::parse(token).is_err() || !token.is_empty());
+            }
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs

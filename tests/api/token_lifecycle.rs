@@ -542,6 +542,21 @@ async fn the_served_openapi_document_describes_every_api_route() {
     ] {
         assert!(paths.contains_key(path), "{path} is described");
     }
+    // The reference page lists every operation, without JavaScript.
+    let page = app.get(&app.client(), "/api-docs").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    for (path, item) in paths {
+        for op in item.as_object().unwrap().values() {
+            let summary = op["summary"].as_str().unwrap();
+            assert!(
+                page.contains(summary),
+                "the reference page shows {path}: {summary}"
+            );
+        }
+    }
+    assert!(page.contains("/api/v1/openapi.json"));
+
     // Every described route is really served: none answers the catch-all 404.
     for (path, item) in paths {
         let concrete = path
