@@ -26,7 +26,6 @@ struct StoredToken {
     user_id: i64,
     org_id: Option<i64>,
     group_id: Option<i64>,
-    created_at: i64,
     created_by: Option<i64>,
     expires_at: Option<i64>,
     disabled_at: Option<i64>,
@@ -60,28 +59,16 @@ type StoredRow = (
     i64,
     Option<i64>,
     Option<i64>,
-    i64,
     Option<i64>,
     Option<i64>,
     Option<i64>,
 );
 
-const STORED_SELECT: &str = "SELECT id, kind, name, user_id, org_id, group_id, created_at, \
-     created_by, expires_at, disabled_at FROM access_tokens";
+const STORED_SELECT: &str = "SELECT id, kind, name, user_id, org_id, group_id, created_by, \
+     expires_at, disabled_at FROM access_tokens";
 
 fn stored(row: StoredRow) -> StoredToken {
-    let (
-        id,
-        kind,
-        name,
-        user_id,
-        org_id,
-        group_id,
-        created_at,
-        created_by,
-        expires_at,
-        disabled_at,
-    ) = row;
+    let (id, kind, name, user_id, org_id, group_id, created_by, expires_at, disabled_at) = row;
     StoredToken {
         id,
         kind,
@@ -89,7 +76,6 @@ fn stored(row: StoredRow) -> StoredToken {
         user_id,
         org_id,
         group_id,
-        created_at,
         created_by,
         expires_at,
         disabled_at,
@@ -200,9 +186,10 @@ pub struct Rotated {
 }
 
 /// `POST /api/v1/tokens/self/rotate`: a new secret for the same owner, name,
-/// role and acting user, with a lifetime as long as the old one had (within
-/// `policy`); the old secret keeps working for `grace_seconds` and then
-/// expires. A token cannot widen what it may do by rotating.
+/// role and acting user, expiring when the old one would have (see
+/// `rotated_expiry`); the old secret keeps working for `grace_seconds` and
+/// then expires. A token can neither widen nor lengthen what it may do by
+/// rotating.
 pub async fn rotate(
     db: &Db,
     actor: &Actor<'_>,
@@ -268,20 +255,18 @@ pub async fn rotate(
     })
 }
 
-/// The new token lives as long as the old one was made to, counted from now,
-/// cut to the policy's maximum; a non-expiring token stays so only while the
-/// policy allows it.
+/// Rotation changes the secret, not the lifetime: the new token expires when
+/// the old one would have, so a leaked token cannot extend itself by
+/// rotating. Only a policy tightened since then cuts it shorter; a
+/// non-expiring token stays so while the policy allows it, and otherwise gets
+/// the policy's maximum (or the longest preset, 90 days).
 fn rotated_expiry(old: &StoredToken, policy: &ExpiryPolicy, now: i64) -> Option<i64> {
     let max = policy.max_lifetime_days.map(|days| now + days * 24 * 3600);
-    let wanted = match old.expires_at {
-        Some(at) => Some(now + (at - old.created_at).max(60)),
-        None if policy.allow_non_expiring => None,
-        None => max,
-    };
-    match (wanted, max) {
+    match (old.expires_at, max) {
         (Some(at), Some(max)) => Some(at.min(max)),
-        (None, _) => None,
         (Some(at), None) => Some(at),
+        (None, _) if policy.allow_non_expiring => None,
+        (None, max) => Some(max.unwrap_or(now + 90 * 24 * 3600)),
     }
 }
 
@@ -396,7 +381,7 @@ mod tests {
     use super::{rotated_expiry, StoredToken};
     use crate::domain::ExpiryPolicy;
 
-    fn token(created_at: i64, expires_at: Option<i64>) -> StoredToken {
+    fn token(expires_at: Option<i64>) -> StoredToken {
         StoredToken {
             id: 1,
             kind: "personal".into(),
@@ -404,7 +389,6 @@ mod tests {
             user_id: 1,
             org_id: None,
             group_id: None,
-            created_at,
             created_by: None,
             expires_at,
             disabled_at: None,
@@ -414,7 +398,7 @@ mod tests {
     const DAY: i64 = 24 * 3600;
 
     #[test]
-    fn rotation_keeps_the_lifetime_within_policy() {
+    fn rotation_keeps_the_expiry_within_policy() {
         let open = ExpiryPolicy {
             max_lifetime_days: None,
             allow_non_expiring: true,
@@ -423,20 +407,25 @@ mod tests {
             max_lifetime_days: Some(10),
             allow_non_expiring: false,
         };
-        // A 30-day token rotated 20 days in gets 30 days from now.
+        let lax_but_finite = ExpiryPolicy {
+            max_lifetime_days: None,
+            allow_non_expiring: false,
+        };
+        // A 30-day token rotated 20 days in still ends on day 30...
         assert_eq!(
-            rotated_expiry(&token(0, Some(30 * DAY)), &open, 20 * DAY),
-            Some(50 * DAY)
-        );
-        // ... but never more than the policy allows.
-        assert_eq!(
-            rotated_expiry(&token(0, Some(30 * DAY)), &strict, 20 * DAY),
+            rotated_expiry(&token(Some(30 * DAY)), &open, 20 * DAY),
             Some(30 * DAY)
         );
-        assert_eq!(rotated_expiry(&token(0, None), &open, 5), None);
+        // ... or sooner when the policy was tightened since.
         assert_eq!(
-            rotated_expiry(&token(0, None), &strict, 5),
-            Some(5 + 10 * DAY)
+            rotated_expiry(&token(Some(90 * DAY)), &strict, 20 * DAY),
+            Some(30 * DAY)
+        );
+        assert_eq!(rotated_expiry(&token(None), &open, 5), None);
+        assert_eq!(rotated_expiry(&token(None), &strict, 5), Some(5 + 10 * DAY));
+        assert_eq!(
+            rotated_expiry(&token(None), &lax_but_finite, 5),
+            Some(5 + 90 * DAY)
         );
     }
 }

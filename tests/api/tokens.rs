@@ -196,7 +196,10 @@ async fn whoami_accepts_bearer_and_api_token_headers(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let status = res.status();
+    let body = crate::spec::parse_body(&res.text().await.unwrap());
+    crate::spec::conforms("GET", "/api/v1/whoami", status.as_u16(), &body);
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn every_token_state_is_checked_by_whoami(app: TestApp) {
@@ -276,7 +279,8 @@ async fn missing_and_malformed_tokens_get_rfc6750_answers(app: TestApp) {
         res.headers()["www-authenticate"],
         r#"Bearer realm="latchkey""#
     );
-    let body: Value = res.json().await.unwrap();
+    let body = crate::spec::parse_body(&res.text().await.unwrap());
+    crate::spec::conforms("GET", "/api/v1/whoami", 401, &body);
     assert_eq!(body["error"], "unauthenticated");
 
     // Malformed, a wrong checksum, and a well-formed token nobody issued.
