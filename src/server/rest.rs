@@ -755,7 +755,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
     summary = "Rotate the calling token",
     description = "Returns a new secret for the same owner, name and role, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. The body may be left out.",
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
-    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn rotate_token_self(
     caller: Caller,

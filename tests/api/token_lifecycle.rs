@@ -458,6 +458,23 @@ async fn bad_bodies_get_clear_json_errors(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, body) = oauth(&app, "/oauth/introspect", Some(&token), &[("tok", "x")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("token"),
+        "{body}"
+    );
+    let res = Client::new()
+        .post(format!("{}/oauth/revoke", app.base))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = crate::spec::parse_body(&res.text().await.unwrap());
+    crate::spec::conforms("POST", "/oauth/revoke", status.as_u16(), &body);
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"], "unsupported_media_type");
     // A known route with the wrong method answers JSON too.
     let res = Client::new()
         .put(format!("{}/api/v1/whoami", app.base))
