@@ -766,13 +766,7 @@ pub async fn rotate_token_self(
 ) -> Result<Response, ApiError> {
     let request: RotateRequest = optional_json(&headers, &body)?;
     let identity = &caller.0;
-    let owner = match (identity.org_id, identity.group_id) {
-        (Some(org_id), Some(group_id)) => Owner::Group { org_id, group_id },
-        (Some(org_id), None) => Owner::Organization { org_id },
-        _ => Owner::Personal {
-            user_id: identity.user_id,
-        },
-    };
+    let owner = Owner::of_token(identity.user_id, identity.org_id, identity.group_id);
     let policy =
         tokens::server::creation_policy(&state.db, owner, state.config.expiry_policy()).await?;
     let label = caller.actor_label();

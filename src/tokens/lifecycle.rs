@@ -33,13 +33,7 @@ struct StoredToken {
 
 impl StoredToken {
     fn owner(&self) -> Owner {
-        match (self.org_id, self.group_id) {
-            (Some(org_id), Some(group_id)) => Owner::Group { org_id, group_id },
-            (Some(org_id), None) => Owner::Organization { org_id },
-            _ => Owner::Personal {
-                user_id: self.user_id,
-            },
-        }
+        Owner::of_token(self.user_id, self.org_id, self.group_id)
     }
 
     fn target(&self, detail: serde_json::Value) -> Target<'_> {

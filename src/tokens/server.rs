@@ -29,6 +29,16 @@ pub enum Owner {
 }
 
 impl Owner {
+    /// Whose a stored token is, from its columns: the organization and group
+    /// it belongs to, or else the person it acts as.
+    pub fn of_token(user_id: i64, org_id: Option<i64>, group_id: Option<i64>) -> Self {
+        match (org_id, group_id) {
+            (Some(org_id), Some(group_id)) => Owner::Group { org_id, group_id },
+            (Some(org_id), None) => Owner::Organization { org_id },
+            _ => Owner::Personal { user_id },
+        }
+    }
+
     /// The SQL condition selecting this owner's tokens (alias `t`); the owner's
     /// id is bound as `$1`.
     fn condition(self) -> (&'static str, i64) {
