@@ -15,18 +15,20 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
 
-#[derive(Clone, Copy)]
-struct CurrentGroup(Resource<Loaded<GroupView>>);
+/// The group named in the path; made by the layout and the tab each, for the
+/// reason given at `org_resource`.
+fn group_resource() -> Resource<Loaded<GroupView>> {
+    let org = param("org");
+    let slug = param("group");
+    Resource::new(
+        move || (org.get(), slug.get()),
+        |(org, group)| get_group(org, group),
+    )
+}
 
 #[component]
 pub fn GroupLayout() -> impl IntoView {
-    let org = param("org");
-    let slug = param("group");
-    let group = Resource::new(
-        move || (org.get(), slug.get()),
-        |(org, group)| get_group(org, group),
-    );
-    provide_context(CurrentGroup(group));
+    let group = group_resource();
     // The tab stays outside the Suspense; see `OrgLayout`.
     view! {
         <Suspense fallback=loading>
@@ -70,7 +72,7 @@ pub fn GroupLayout() -> impl IntoView {
 
 #[component]
 pub fn GroupMembersTab() -> impl IntoView {
-    let CurrentGroup(group) = expect_context();
+    let group = group_resource();
     let org_slug = param("org");
     let group_slug = param("group");
     let add = ServerAction::<AddGroupMember>::new();

@@ -19,14 +19,17 @@ use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_query_map;
 
-#[derive(Clone, Copy)]
-struct CurrentOrg(Resource<Loaded<OrgView>>);
+/// The organization named in the path. The layout and each tab make their
+/// own: one resource read by two Suspense boundaries has hung server renders
+/// now and then (leptos-rs/leptos#4851), and the query is cheap.
+fn org_resource() -> Resource<Loaded<OrgView>> {
+    let slug = param("org");
+    Resource::new(move || slug.get(), get_org)
+}
 
 #[component]
 pub fn OrgLayout() -> impl IntoView {
-    let slug = param("org");
-    let org = Resource::new(move || slug.get(), get_org);
-    provide_context(CurrentOrg(org));
+    let org = org_resource();
     // The tab (the Outlet) stays outside the Suspense: a Suspend re-runs when
     // what it awaits resolves, and a tab made inside it would make its
     // resources again, shifting the ids that hydration matches them by. A
@@ -130,7 +133,7 @@ pub(crate) use member_controls;
 
 #[component]
 pub fn OrgMembersTab() -> impl IntoView {
-    let CurrentOrg(org) = expect_context();
+    let org = org_resource();
     let slug = param("org");
     let add = ServerAction::<AddOrgMember>::new();
     let set_role = ServerAction::<SetOrgMemberRole>::new();
@@ -213,7 +216,7 @@ pub fn OrgMembersTab() -> impl IntoView {
 
 #[component]
 pub fn OrgGroupsTab() -> impl IntoView {
-    let CurrentOrg(org) = expect_context();
+    let org = org_resource();
     let slug = param("org");
     let create = ServerAction::<CreateGroup>::new();
     let delete = ServerAction::<DeleteGroup>::new();
