@@ -216,40 +216,267 @@ pub async fn create_org_as(
     create_org(ctx.db(), &ctx.actor(user), name, slug, user.id).await
 }
 
+/// A member list: an organization's or one of its groups'. Both are the same
+/// rows in two tables, so one set of queries and audit records serves both;
+/// the rules that differ (an organization keeps an admin, leaving it means
+/// leaving its groups, a group takes only the organization's members) stay in
+/// the callers.
+#[derive(Clone, Copy)]
+enum Roster<'a> {
+    Org {
+        org_id: i64,
+    },
+    Group {
+        org_id: i64,
+        group_id: i64,
+        slug: &'a str,
+    },
+}
+
+impl Roster<'_> {
+    fn table(&self) -> (&'static str, &'static str) {
+        match self {
+            Roster::Org { .. } => ORG_MEMBERSHIPS,
+            Roster::Group { .. } => GROUP_MEMBERSHIPS,
+        }
+    }
+
+    fn id(&self) -> i64 {
+        match *self {
+            Roster::Org { org_id } => org_id,
+            Roster::Group { group_id, .. } => group_id,
+        }
+    }
+
+    /// A member whose role people may change: present, and not the technical
+    /// user of a token. Answers their role and a label for the audit trail.
+    async fn managed_member(&self, db: &Db, user_id: i64) -> Result<(Role, String), AppError> {
+        let (table, key) = self.table();
+        let sql = format!(
+            "SELECT m.role, u.kind, COALESCE(u.email, u.display_name) FROM {table} m \
+             JOIN users u ON u.id = m.user_id WHERE m.{key} = $1 AND m.user_id = $2"
+        );
+        let row: Option<(String, String, String)> = sqlx::query_as(&sql)
+            .bind(self.id())
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+        let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
+        if kind == "technical" {
+            return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
+        }
+        Ok((Role::from_db(&role), label))
+    }
+
+    /// Refuses to take away an organization's last human admin. Groups need
+    /// none of their own: the organization's admins manage them.
+    async fn keep_an_admin(&self, db: &Db) -> Result<(), AppError> {
+        let Roster::Org { org_id } = *self else {
+            return Ok(());
+        };
+        let (admins,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 AND m.role = 'admin' AND u.kind = 'human'",
+        )
+        .bind(org_id)
+        .fetch_one(&db.pool)
+        .await?;
+        if admins <= 1 {
+            return Err(AppError::Conflict(LAST_ADMIN.into()));
+        }
+        Ok(())
+    }
+
+    /// Records `org.<what>` or `group.<what>`; group events name their group.
+    async fn record(
+        &self,
+        executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        actor: &Actor<'_>,
+        what: &str,
+        label: &str,
+        mut detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let (action, org_id, group_id) = match *self {
+            Roster::Org { org_id } => (format!("org.{what}"), org_id, None),
+            Roster::Group {
+                org_id,
+                group_id,
+                slug,
+            } => {
+                detail["group"] = json!(slug);
+                (format!("group.{what}"), org_id, Some(group_id))
+            }
+        };
+        let target = Target {
+            org_id: Some(org_id),
+            group_id,
+            label,
+            detail: Some(detail),
+        };
+        audit::record(executor, actor, &action, target).await?;
+        Ok(())
+    }
+
+    async fn add(
+        &self,
+        ctx: &RequestCtx,
+        user: &CurrentUser,
+        member_id: i64,
+        role: Role,
+        email: &Email,
+        already_member: &str,
+    ) -> Result<(), AppError> {
+        let (table, key) = self.table();
+        let sql = format!(
+            "INSERT INTO {table} ({key}, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT ({key}, user_id) DO NOTHING"
+        );
+        let mut tx = ctx.db().pool.begin().await?;
+        let inserted = sqlx::query(&sql)
+            .bind(self.id())
+            .bind(member_id)
+            .bind(role.as_str())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(AppError::invalid("email", already_member));
+        }
+        let detail = json!({ "user_id": member_id, "role": role });
+        self.record(
+            &mut *tx,
+            &ctx.actor(user),
+            "member_added",
+            email.as_str(),
+            detail,
+        )
+        .await?;
+        ctx.db().commit_auth_change(tx).await?;
+        Ok(())
+    }
+
+    async fn set_role(
+        &self,
+        ctx: &RequestCtx,
+        user: &CurrentUser,
+        member_id: i64,
+        role: Role,
+    ) -> Result<(), AppError> {
+        let (current, label) = self.managed_member(ctx.db(), member_id).await?;
+        if current == role {
+            return Ok(());
+        }
+        if current == Role::Admin {
+            self.keep_an_admin(ctx.db()).await?;
+        }
+        let (table, key) = self.table();
+        let sql = format!("UPDATE {table} SET role = $1 WHERE {key} = $2 AND user_id = $3");
+        let mut tx = ctx.db().pool.begin().await?;
+        sqlx::query(&sql)
+            .bind(role.as_str())
+            .bind(self.id())
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = json!({ "user_id": member_id, "from": current, "to": role });
+        self.record(
+            &mut *tx,
+            &ctx.actor(user),
+            "member_role_changed",
+            &label,
+            detail,
+        )
+        .await?;
+        ctx.db().commit_auth_change(tx).await?;
+        Ok(())
+    }
+
+    async fn remove(
+        &self,
+        ctx: &RequestCtx,
+        user: &CurrentUser,
+        member_id: i64,
+    ) -> Result<(), AppError> {
+        let (current, label) = self.managed_member(ctx.db(), member_id).await?;
+        if current == Role::Admin {
+            self.keep_an_admin(ctx.db()).await?;
+        }
+        let mut tx = ctx.db().pool.begin().await?;
+        if let Roster::Org { org_id } = *self {
+            // Leaving an organization means leaving all of its groups too.
+            sqlx::query(
+                "DELETE FROM group_memberships WHERE user_id = $1 \
+                 AND group_id IN (SELECT id FROM groups WHERE org_id = $2)",
+            )
+            .bind(member_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (table, key) = self.table();
+        let sql = format!("DELETE FROM {table} WHERE {key} = $1 AND user_id = $2");
+        sqlx::query(&sql)
+            .bind(self.id())
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = json!({ "user_id": member_id });
+        self.record(&mut *tx, &ctx.actor(user), "member_removed", &label, detail)
+            .await?;
+        ctx.db().commit_auth_change(tx).await?;
+        Ok(())
+    }
+}
+
+impl GroupAccess {
+    fn roster(&self) -> Roster<'_> {
+        Roster::Group {
+            org_id: self.org.id,
+            group_id: self.group_id,
+            slug: &self.slug,
+        }
+    }
+}
+
+/// Membership tables and their key columns. Queries name them with `format!`,
+/// so they must stay fixed strings, never input.
+const ORG_MEMBERSHIPS: (&str, &str) = ("org_memberships", "org_id");
+const GROUP_MEMBERSHIPS: (&str, &str) = ("group_memberships", "group_id");
+const LAST_ADMIN: &str =
+    "An organization needs at least one admin. Make someone else an admin first.";
+const TECHNICAL_MEMBER: &str =
+    "Technical users belong to an access token; manage the token instead.";
+
+/// A member list, admins first.
+async fn members_of(db: &Db, (table, key): (&str, &str), id: i64) -> Result<Vec<Member>, AppError> {
+    let sql = format!(
+        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM {table} m \
+         JOIN users u ON u.id = m.user_id WHERE m.{key} = $1 \
+         ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id"
+    );
+    let rows: Vec<(i64, String, Option<String>, String, String, i64)> =
+        sqlx::query_as(&sql).bind(id).fetch_all(&db.pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user_id, display_name, email, kind, role, joined_at)| Member {
+                user_id,
+                display_name,
+                email,
+                technical: kind == "technical",
+                role: Role::from_db(&role),
+                joined_at,
+            },
+        )
+        .collect())
+}
+
 pub async fn list_org_members(db: &Db, org_id: i64) -> Result<Vec<Member>, AppError> {
-    let rows: Vec<(i64, String, Option<String>, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM org_memberships m \
-         JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
-         ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id",
-    )
-    .bind(org_id)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(member_from_row).collect())
+    members_of(db, ORG_MEMBERSHIPS, org_id).await
 }
 
 pub async fn list_group_members(db: &Db, group_id: i64) -> Result<Vec<Member>, AppError> {
-    let rows: Vec<(i64, String, Option<String>, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM group_memberships m \
-         JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 \
-         ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id",
-    )
-    .bind(group_id)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(member_from_row).collect())
-}
-
-fn member_from_row(row: (i64, String, Option<String>, String, String, i64)) -> Member {
-    let (user_id, display_name, email, kind, role, joined_at) = row;
-    Member {
-        user_id,
-        display_name,
-        email,
-        technical: kind == "technical",
-        role: Role::from_db(&role),
-        joined_at,
-    }
+    members_of(db, GROUP_MEMBERSHIPS, group_id).await
 }
 
 /// Finds a person (never a technical user) by email.
@@ -278,72 +505,18 @@ pub async fn add_org_member(
             "No account has this email. Ask your instance admin to create it first.",
         )
     })?;
-    let mut tx = ctx.db().pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO org_memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (org_id, user_id) DO NOTHING",
-    )
-    .bind(org.id)
-    .bind(member_id)
-    .bind(role.as_str())
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(AppError::invalid(
-            "email",
+    let roster = Roster::Org { org_id: org.id };
+    roster
+        .add(
+            ctx,
+            user,
+            member_id,
+            role,
+            &email,
             "This person is already a member.",
-        ));
-    }
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "org.member_added",
-        Target {
-            org_id: Some(org.id),
-            label: email.as_str(),
-            detail: Some(json!({ "user_id": member_id, "role": role })),
-            ..Default::default()
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+        )
+        .await
 }
-
-/// The member's current role and kind in an organization.
-async fn org_membership(
-    db: &Db,
-    org_id: i64,
-    user_id: i64,
-) -> Result<(Role, String, String), AppError> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT m.role, u.kind, COALESCE(u.email, u.display_name) FROM org_memberships m \
-         JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
-    Ok((Role::from_db(&role), kind, label))
-}
-
-async fn org_admin_count(db: &Db, org_id: i64) -> Result<i64, AppError> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.org_id = $1 AND m.role = 'admin' AND u.kind = 'human'",
-    )
-    .bind(org_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(n)
-}
-
-const LAST_ADMIN: &str =
-    "An organization needs at least one admin. Make someone else an admin first.";
-const TECHNICAL_MEMBER: &str =
-    "Technical users belong to an access token; manage the token instead.";
 
 pub async fn set_org_member_role(
     ctx: &RequestCtx,
@@ -354,37 +527,8 @@ pub async fn set_org_member_role(
 ) -> Result<(), AppError> {
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
     let role = Role::parse(role)?;
-    let (current, kind, label) = org_membership(ctx.db(), org.id, member_id).await?;
-    if kind == "technical" {
-        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
-    }
-    if current == role {
-        return Ok(());
-    }
-    if current == Role::Admin && org_admin_count(ctx.db(), org.id).await? <= 1 {
-        return Err(AppError::Conflict(LAST_ADMIN.into()));
-    }
-    let mut tx = ctx.db().pool.begin().await?;
-    sqlx::query("UPDATE org_memberships SET role = $1 WHERE org_id = $2 AND user_id = $3")
-        .bind(role.as_str())
-        .bind(org.id)
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "org.member_role_changed",
-        Target {
-            org_id: Some(org.id),
-            label: &label,
-            detail: Some(json!({ "user_id": member_id, "from": current, "to": role })),
-            ..Default::default()
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+    let roster = Roster::Org { org_id: org.id };
+    roster.set_role(ctx, user, member_id, role).await
 }
 
 pub async fn remove_org_member(
@@ -394,42 +538,9 @@ pub async fn remove_org_member(
     member_id: i64,
 ) -> Result<(), AppError> {
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
-    let (current, kind, label) = org_membership(ctx.db(), org.id, member_id).await?;
-    if kind == "technical" {
-        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
-    }
-    if current == Role::Admin && org_admin_count(ctx.db(), org.id).await? <= 1 {
-        return Err(AppError::Conflict(LAST_ADMIN.into()));
-    }
-    let mut tx = ctx.db().pool.begin().await?;
-    // Leaving an organization means leaving all of its groups too.
-    sqlx::query(
-        "DELETE FROM group_memberships WHERE user_id = $1 \
-         AND group_id IN (SELECT id FROM groups WHERE org_id = $2)",
-    )
-    .bind(member_id)
-    .bind(org.id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM org_memberships WHERE org_id = $1 AND user_id = $2")
-        .bind(org.id)
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "org.member_removed",
-        Target {
-            org_id: Some(org.id),
-            label: &label,
-            detail: Some(json!({ "user_id": member_id })),
-            ..Default::default()
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+    Roster::Org { org_id: org.id }
+        .remove(ctx, user, member_id)
+        .await
 }
 
 pub async fn list_groups(db: &Db, org_id: i64) -> Result<Vec<GroupSummary>, AppError> {
@@ -585,54 +696,11 @@ pub async fn add_group_member(
             "No member of this organization has this email. Add them to the organization first.",
         )
     })?;
-    let mut tx = ctx.db().pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO group_memberships (group_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (group_id, user_id) DO NOTHING",
-    )
-    .bind(group.group_id)
-    .bind(member_id)
-    .bind(role.as_str())
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(AppError::invalid(
-            "email",
-            "This person is already in the group.",
-        ));
-    }
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "group.member_added",
-        Target {
-            org_id: Some(group.org.id),
-            group_id: Some(group.group_id),
-            label: email.as_str(),
-            detail: Some(json!({ "user_id": member_id, "role": role, "group": group.slug })),
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
-}
-
-async fn group_membership(
-    db: &Db,
-    group_id: i64,
-    user_id: i64,
-) -> Result<(Role, String, String), AppError> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT m.role, u.kind, COALESCE(u.email, u.display_name) FROM group_memberships m \
-         JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND m.user_id = $2",
-    )
-    .bind(group_id)
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    let (role, kind, label) = row.ok_or_else(|| AppError::not_found("Member"))?;
-    Ok((Role::from_db(&role), kind, label))
+    let already = "This person is already in the group.";
+    group
+        .roster()
+        .add(ctx, user, member_id, role, &email, already)
+        .await
 }
 
 pub async fn set_group_member_role(
@@ -645,36 +713,7 @@ pub async fn set_group_member_role(
 ) -> Result<(), AppError> {
     let group = group_manager_access(ctx.db(), user, org_slug, group_slug).await?;
     let role = Role::parse(role)?;
-    let (current, kind, label) = group_membership(ctx.db(), group.group_id, member_id).await?;
-    if kind == "technical" {
-        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
-    }
-    if current == role {
-        return Ok(());
-    }
-    let mut tx = ctx.db().pool.begin().await?;
-    sqlx::query("UPDATE group_memberships SET role = $1 WHERE group_id = $2 AND user_id = $3")
-        .bind(role.as_str())
-        .bind(group.group_id)
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "group.member_role_changed",
-        Target {
-            org_id: Some(group.org.id),
-            group_id: Some(group.group_id),
-            label: &label,
-            detail: Some(
-                json!({ "user_id": member_id, "from": current, "to": role, "group": group.slug }),
-            ),
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+    group.roster().set_role(ctx, user, member_id, role).await
 }
 
 pub async fn remove_group_member(
@@ -685,30 +724,7 @@ pub async fn remove_group_member(
     member_id: i64,
 ) -> Result<(), AppError> {
     let group = group_manager_access(ctx.db(), user, org_slug, group_slug).await?;
-    let (_, kind, label) = group_membership(ctx.db(), group.group_id, member_id).await?;
-    if kind == "technical" {
-        return Err(AppError::Conflict(TECHNICAL_MEMBER.into()));
-    }
-    let mut tx = ctx.db().pool.begin().await?;
-    sqlx::query("DELETE FROM group_memberships WHERE group_id = $1 AND user_id = $2")
-        .bind(group.group_id)
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        &ctx.actor(user),
-        "group.member_removed",
-        Target {
-            org_id: Some(group.org.id),
-            group_id: Some(group.group_id),
-            label: &label,
-            detail: Some(json!({ "user_id": member_id, "group": group.slug })),
-        },
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+    group.roster().remove(ctx, user, member_id).await
 }
 
 pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, AppError> {
