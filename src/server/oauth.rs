@@ -2,7 +2,7 @@
 //! introspection (RFC 7662) and revocation (RFC 7009).
 
 use super::audit::Actor;
-use super::rest::{ApiError, Caller, ErrorBody};
+use super::rest::{ApiError, Caller, ErrorBody, Unauthenticated};
 use super::security::client_ip;
 use super::state::AppState;
 use crate::tokens::lifecycle::{self, Introspection};
@@ -64,7 +64,7 @@ fn is_introspector(caller: &TokenIdentity) -> bool {
     summary = "Token introspection (RFC 7662)",
     description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Success", body = Introspection), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn introspect(
     caller: Caller,
@@ -90,7 +90,7 @@ pub async fn introspect(
     summary = "Token revocation (RFC 7009)",
     description = "Revokes the token sent in the form: holding its secret is enough. A token in the Authorization header is optional; when sent it must be valid, and it is named in the audit trail. Answers 200 for unknown tokens too. Rate-limited per address.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+    responses((status = 200, description = "Revoked, or nothing to revoke"), Unauthenticated, (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -72,6 +72,47 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The refusals every token-authenticated route can answer, for the document.
+#[derive(utoipa::IntoResponses)]
+pub enum TokenRefusals {
+    #[response(
+        status = 401,
+        description = "No token, or a malformed, unknown, disabled or expired one"
+    )]
+    Unauthenticated(ErrorBody),
+    #[response(status = 403, description = "The token lacks the role this needs")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "Not found, or not visible to this token")]
+    NotFound(ErrorBody),
+}
+
+/// The 401 alone, for routes any valid token may call.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "No token, or a malformed, unknown, disabled or expired one"
+)]
+pub struct Unauthenticated(pub ErrorBody);
+
+/// The refusals of a JSON request body, for the document.
+#[derive(utoipa::IntoResponses)]
+pub enum JsonBodyRefusals {
+    #[response(status = 400, description = "Malformed JSON")]
+    Malformed(ErrorBody),
+    #[response(status = 415, description = "The body is not JSON")]
+    NotJson(ErrorBody),
+    #[response(status = 422, description = "A field is missing or invalid")]
+    Invalid(ErrorBody),
+}
+
+/// A refusal by the token policy, for the document.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 409,
+    description = "Refused by the organization's or instance's token policy"
+)]
+pub struct PolicyRefusal(pub ErrorBody);
+
 /// Any failure of an API route: its status and `{"error", "message"}`. A
 /// refusal for lack of rights names the RFC 6750 `insufficient_scope` error.
 #[derive(Debug)]
@@ -159,6 +200,50 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of a route that changes something, with what the audit trail
+/// records of them: a label naming the token, and the client's address.
+pub struct AuditedCaller {
+    caller: Caller,
+    label: String,
+    ip: Option<String>,
+}
+
+impl FromRequestParts<AppState> for AuditedCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let ip = client_ip(&parts.headers, peer, state.config.trust_proxy).map(|ip| ip.to_string());
+        Ok(AuditedCaller {
+            label: caller.actor_label(),
+            caller,
+            ip,
+        })
+    }
+}
+
+impl AuditedCaller {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            user_id: Some(self.caller.0.user_id),
+            label: &self.label,
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for AuditedCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
 impl Caller {
     /// How the audit trail names whoever acted with this token.
     pub(crate) fn actor_label(&self) -> String {
@@ -166,20 +251,6 @@ impl Caller {
         match identity.email.as_deref() {
             Some(email) => format!("{email} (token \u{201c}{}\u{201d})", identity.token_name),
             None => format!("token \u{201c}{}\u{201d}", identity.token_name),
-        }
-    }
-
-    fn actor<'a>(
-        &self,
-        label: &'a str,
-        peer: SocketAddr,
-        headers: &HeaderMap,
-        state: &AppState,
-    ) -> Actor<'a> {
-        Actor {
-            user_id: Some(self.0.user_id),
-            label,
-            ip: client_ip(headers, Some(peer), state.config.trust_proxy).map(|ip| ip.to_string()),
         }
     }
 
@@ -328,17 +399,9 @@ pub struct GroupInfo<'a> {
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "tokens",
     summary = "Who the calling token acts as",
     description = "The acting user, the token, and the organizations and groups (with roles) the token reaches: always the acting user's current memberships.",
-    responses((status = 200, description = "Success", body = WhoAmI), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = WhoAmI), Unauthenticated),
     security(("bearer" = []), ("apiToken" = [])))]
-pub async fn whoami(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let identity = match identify(&state, &headers, Some(peer)).await {
-        Ok(identity) => identity,
-        Err(response) => return response,
-    };
+pub async fn whoami(Caller(identity): Caller) -> Response {
     Json(WhoAmI {
         acts_as: ActingUser {
             id: identity.user_id,
@@ -379,7 +442,7 @@ pub async fn whoami(
     summary = "List an organization's members",
     description = "For tokens acting as a member of the organization (any role). Technical users of organization and group tokens are marked `technical`.",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<Member>), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_members(
     caller: Caller,
@@ -396,7 +459,7 @@ pub async fn org_members(
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/groups", tag = "organizations",
     summary = "List an organization's groups",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<GroupSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<GroupSummary>), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn org_groups(
     caller: Caller,
@@ -413,7 +476,7 @@ pub async fn org_groups(
     summary = "List a group's members",
     description = "For tokens acting in the group's organization, and for tokens acting in that group.",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, description = "Success", body = Vec<Member>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<Member>), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn group_members(
     caller: Caller,
@@ -498,7 +561,7 @@ fn enabling(action: &str) -> Result<bool, AppError> {
     summary = "List an organization's tokens",
     description = "Only with an admin-role organization token of that organization.",
     params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<TokenSummary>), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_org_tokens(
     caller: Caller,
@@ -512,20 +575,17 @@ pub async fn list_org_tokens(
     summary = "Create an organization token",
     description = "Only with an admin-role organization token of that organization. The secret is in this answer and nowhere else, ever.",
     params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_org_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(org): Path<String>,
     body: Result<Json<CreateTokenRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let owner = caller.org_token_manager(&org)?;
     let body = json_body(body)?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     create_owned(
         &state,
         &actor,
@@ -540,19 +600,16 @@ pub async fn create_org_token(
     summary = "Revoke or reactivate an organization token",
     description = "A revoked token is refused at once; reactivating brings it back unless it has expired.",
     params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
-    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_org_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((org, token_id, action)): Path<(String, i64, String)>,
 ) -> Result<Json<TokenSummary>, ApiError> {
     let owner = caller.org_token_manager(&org)?;
     let enabled = enabling(&action)?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     Ok(Json(
         tokens::server::set_enabled(&state.db, &actor, owner, token_id, enabled).await?,
     ))
@@ -562,18 +619,15 @@ pub async fn change_org_token(
     summary = "Delete an organization token",
     description = "For good, with its technical user.",
     params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn delete_org_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((org, token_id)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let owner = caller.org_token_manager(&org)?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     tokens::server::delete(&state.db, &actor, owner, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -582,7 +636,7 @@ pub async fn delete_org_token(
     summary = "List a group's tokens",
     description = "With an admin-role token of the group or of its organization.",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, description = "Success", body = Vec<TokenSummary>), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Vec<TokenSummary>), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn list_group_tokens(
     caller: Caller,
@@ -596,20 +650,17 @@ pub async fn list_group_tokens(
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
     summary = "Create a group token",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_group_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((org, group)): Path<(String, String)>,
     body: Result<Json<CreateTokenRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     let body = json_body(body)?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     create_owned(
         &state,
         &actor,
@@ -623,19 +674,16 @@ pub async fn create_group_token(
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}", tag = "group tokens",
     summary = "Revoke or reactivate a group token",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
-    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody), (status = 409, description = "Refused by the organization's or instance's token policy", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn change_group_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((org, group, token_id, action)): Path<(String, String, i64, String)>,
 ) -> Result<Json<TokenSummary>, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     let enabled = enabling(&action)?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     Ok(Json(
         tokens::server::set_enabled(&state.db, &actor, owner, token_id, enabled).await?,
     ))
@@ -644,18 +692,15 @@ pub async fn change_group_token(
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}", tag = "group tokens",
     summary = "Delete a group token",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody), (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 404, description = "Not found, or not visible to this token", body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn delete_group_token(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((org, group, token_id)): Path<(String, String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     tokens::server::delete(&state.db, &actor, owner, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -663,7 +708,7 @@ pub async fn delete_group_token(
 /// `GET /api/v1/tokens/self`: the calling token as its owner's list shows it.
 #[utoipa::path(get, path = "/api/v1/tokens/self", tag = "tokens",
     summary = "The calling token itself",
-    responses((status = 200, description = "Success", body = TokenSummary), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = TokenSummary), Unauthenticated),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn token_self(
     caller: Caller,
@@ -676,16 +721,13 @@ pub async fn token_self(
 #[utoipa::path(delete, path = "/api/v1/tokens/self", tag = "tokens",
     summary = "Revoke the calling token",
     description = "The token is refused from now on; its owner can reactivate it.",
-    responses((status = 204, description = "Revoked"), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 204, description = "Revoked"), Unauthenticated),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn revoke_token_self(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     lifecycle::revoke_self(&state.db, &actor, &caller.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -755,12 +797,11 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
     summary = "Rotate the calling token",
     description = "Returns a new secret for the same owner, name and role, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. The body may be left out.",
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
-    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 401, description = "No token, or a malformed, unknown, disabled or expired one", body = ErrorBody)),
+    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), JsonBodyRefusals, Unauthenticated),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn rotate_token_self(
-    caller: Caller,
+    caller: AuditedCaller,
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -769,8 +810,7 @@ pub async fn rotate_token_self(
     let owner = Owner::of_token(identity.user_id, identity.org_id, identity.group_id);
     let policy =
         tokens::server::creation_policy(&state.db, owner, state.config.expiry_policy()).await?;
-    let label = caller.actor_label();
-    let actor = caller.actor(&label, peer, &headers, &state);
+    let actor = caller.actor();
     let rotated =
         lifecycle::rotate(&state.db, &actor, identity, request.grace_seconds, &policy).await?;
     Ok((
@@ -820,7 +860,7 @@ pub struct LeakReportReceipt {
     summary = "Report token strings found in public",
     description = "For secret scanners. Each entry is a token string or an object with `token` (and optionally `url`, `source`, `type`). Latchkey tokens among them are disabled at once and their owners notified. Needs no token, is rate-limited per address, answers the same whatever was sent, and never says whose a token was. At most 100 entries.",
     request_body = Vec<LeakedCredential>,
-    responses((status = 202, description = "Received (the same answer whatever was sent)", body = LeakReportReceipt), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 415, description = "The body is not JSON", body = ErrorBody), (status = 422, description = "A field is missing or invalid", body = ErrorBody), (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+    responses((status = 202, description = "Received (the same answer whatever was sent)", body = LeakReportReceipt), JsonBodyRefusals, (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
 pub async fn report_leaked(
     State(state): State<AppState>,
     body: Result<Json<Vec<LeakedCredential>>, JsonRejection>,
