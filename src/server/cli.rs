@@ -61,7 +61,7 @@ async fn connect(config: &Config) -> Result<Db, String> {
     let state = startup::prepare(config.clone())
         .await
         .map_err(|e| e.to_string())?;
-    Ok(state.db)
+    Ok(state.db.clone())
 }
 
 async fn serve(config: Config) -> Result<(), String> {

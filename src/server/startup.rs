@@ -5,7 +5,7 @@ use super::config::Config;
 use super::db::{Db, DbSetupError};
 use super::security::{refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
-use super::state::AppState;
+use super::state::{AppState, AppStateParts};
 use super::{oauth, openapi, rate_limit};
 use crate::app::{shell, App};
 use axum::extract::DefaultBodyLimit;
@@ -47,13 +47,13 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     let url = config.database_url()?;
     let db = Db::connect(&url).await?;
     db.migrate().await?;
-    Ok(AppState {
+    Ok(AppState::new(AppStateParts {
         leptos_options: leptos_options(&config),
         db,
         usage: Default::default(),
         rate_limits: rate_limit::public_limits(&config),
         config: Arc::new(config),
-    })
+    }))
 }
 
 pub fn router(state: AppState) -> Router {
