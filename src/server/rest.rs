@@ -402,39 +402,64 @@ pub struct GroupInfo<'a> {
     responses((status = 200, description = "Success", body = WhoAmI), Unauthenticated),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn whoami(Caller(identity): Caller) -> Response {
-    Json(WhoAmI {
-        acts_as: ActingUser {
-            id: identity.user_id,
-            display_name: &identity.display_name,
-            email: identity.email.as_deref(),
-            kind: &identity.user_kind,
+    // The answer is the same on every call with one cached identity, and this
+    // is the route integrations poll: serialise it once, then hand out the
+    // shared bytes.
+    let body = match identity.whoami_json.get() {
+        Some(body) => body.clone(),
+        None => match serde_json::to_vec(&WhoAmI::of(&identity)) {
+            Ok(json) => identity.whoami_json.get_or_init(|| json.into()).clone(),
+            Err(err) => {
+                tracing::error!("whoami answer could not be serialised: {err}");
+                return ApiError::from(AppError::Internal).into_response();
+            }
         },
-        token: TokenInfo {
-            id: identity.token_id,
-            name: &identity.token_name,
-            kind: &identity.kind,
-            expires_at: rfc3339(identity.expires_at),
-        },
-        organizations: identity
-            .organizations
-            .iter()
-            .map(|org| OrgInfo {
-                slug: &org.slug,
-                name: &org.name,
-                role: org.role,
-                groups: org
-                    .groups
-                    .iter()
-                    .map(|g| GroupInfo {
-                        slug: &g.slug,
-                        name: &g.name,
-                        role: g.role,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    })
-    .into_response()
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+impl<'a> WhoAmI<'a> {
+    fn of(identity: &'a TokenIdentity) -> Self {
+        WhoAmI {
+            acts_as: ActingUser {
+                id: identity.user_id,
+                display_name: &identity.display_name,
+                email: identity.email.as_deref(),
+                kind: &identity.user_kind,
+            },
+            token: TokenInfo {
+                id: identity.token_id,
+                name: &identity.token_name,
+                kind: &identity.kind,
+                expires_at: rfc3339(identity.expires_at),
+            },
+            organizations: identity
+                .organizations
+                .iter()
+                .map(|org| OrgInfo {
+                    slug: &org.slug,
+                    name: &org.name,
+                    role: org.role,
+                    groups: org
+                        .groups
+                        .iter()
+                        .map(|g| GroupInfo {
+                            slug: &g.slug,
+                            name: &g.name,
+                            role: g.role,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Members of an organization the token acts in (any role).

@@ -14,7 +14,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Most tokens one owner (a person, an organization, a group) may hold.
 pub const MAX_TOKENS_PER_OWNER: i64 = 500;
@@ -528,6 +528,10 @@ pub struct TokenIdentity {
     /// When this process last noted a use, so that the common case (noted
     /// within the minute) costs one atomic read and no lock.
     pub noted_at: AtomicI64,
+    /// The `GET /api/v1/whoami` answer, serialised on first use. It depends
+    /// only on the fields above, and a cached identity is replaced, never
+    /// edited, when any of them could change.
+    pub whoami_json: OnceLock<axum::body::Bytes>,
 }
 
 /// An organization the acting user reaches, with the groups of it they are in.
@@ -722,6 +726,7 @@ pub(crate) async fn load_identity(
         switched_off: switched_off != 0,
         organizations: Vec::new(),
         noted_at: AtomicI64::new(last_used_at.unwrap_or(i64::MIN)),
+        whoami_json: OnceLock::new(),
     };
     if identity.check(now()).is_ok() {
         identity.organizations = memberships(db, user_id).await?;

@@ -335,6 +335,22 @@ async fn a_token_follows_the_users_current_memberships(app: TestApp) {
         .to_string();
     let (_, _, body) = whoami(&app, &secret).await;
     assert_eq!(body["organizations"][0]["role"], "user");
+    // Whoami's answer is kept with the cached token check: a change of role
+    // must replace it at once.
+    let (status, _) = app
+        .rpc(
+            &root,
+            "set_org_member_role",
+            &[
+                ("org", "acme"),
+                ("user_id", &ann_id.to_string()),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, body) = whoami(&app, &secret).await;
+    assert_eq!(body["organizations"][0]["role"], "admin");
     app.rpc(
         &root,
         "remove_org_member",
