@@ -253,6 +253,15 @@ pub enum ExpiryChoice {
     Never,
 }
 
+/// A Unix time as `2026-12-31 23:59:59` (UTC), for messages.
+pub fn format_utc(at: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| at.to_string())
+}
+
 impl ExpiryChoice {
     pub const PRESETS: &'static [(&'static str, &'static str)] = &[
         ("30m", "30 minutes"),

@@ -20,10 +20,18 @@ pub async fn setup_first_admin(
     display_name: String,
     password: String,
     password_confirm: String,
+    #[server(default)] setup_code: String,
 ) -> Result<(), AppError> {
     async {
         let ctx = RequestCtx::load().await?;
-        super::server::setup_first_admin(&ctx, &email, &display_name, &password, &password_confirm)
+        let form = super::server::FirstAdmin {
+            email: &email,
+            display_name: &display_name,
+            password: &password,
+            password_confirm: &password_confirm,
+            setup_code: &setup_code,
+        };
+        super::server::setup_first_admin(&ctx, form)
             .await
             .map_err(|e| {
                 e.with_input([

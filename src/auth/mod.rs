@@ -21,4 +21,8 @@ pub struct SessionInfo {
     pub user: Option<CurrentUser>,
     /// True while the database has no human account: only /setup is useful then.
     pub needs_setup: bool,
+    /// Setup asks for the one-time code from the server log: Latchkey
+    /// listens beyond loopback, so a stranger could reach the page first.
+    #[serde(default)]
+    pub setup_code_required: bool,
 }

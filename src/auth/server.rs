@@ -5,7 +5,7 @@ use crate::domain::{DisplayName, Email, Password};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Db};
-use crate::server::request::{RequestCtx, SESSION_USER_KEY};
+use crate::server::request::{RequestCtx, SESSION_SIGNED_IN_AT_KEY, SESSION_USER_KEY};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -75,7 +75,54 @@ pub async fn needs_setup(db: &Db) -> Result<bool, AppError> {
 pub async fn session_info(ctx: &RequestCtx) -> Result<SessionInfo, AppError> {
     let user = ctx.user().await?;
     let needs_setup = user.is_none() && needs_setup(ctx.db()).await?;
-    Ok(SessionInfo { user, needs_setup })
+    Ok(SessionInfo {
+        user,
+        needs_setup,
+        setup_code_required: needs_setup && ctx.state.setup_code.is_some(),
+    })
+}
+
+/// For an instance that listens beyond loopback and has no account yet: a
+/// one-time code, printed in the log, that the first-admin page asks for, so
+/// only whoever can read the server's log can claim it (as Grafana and
+/// Jenkins do). `None` once set up.
+pub async fn setup_code_if_needed(db: &Db) -> Option<String> {
+    match needs_setup(db).await {
+        Ok(false) => return None,
+        Ok(true) => {}
+        Err(err) => tracing::warn!(error = %err, "could not tell whether setup is needed"),
+    }
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    let code: String = (0..12)
+        .map(|i| {
+            let c = ALPHABET[rng.gen_range(0..ALPHABET.len())] as char;
+            if i > 0 && i % 4 == 0 {
+                format!("-{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    tracing::warn!(
+        "Latchkey has no accounts yet and listens beyond this machine. Open /setup and enter this one-time setup code: {code}"
+    );
+    Some(code)
+}
+
+/// Whether `typed` is the setup code (case, spaces and dashes aside), compared
+/// in constant time.
+fn is_setup_code(expected: &str, typed: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let normal = |s: &str| -> Vec<u8> {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase() as u8)
+            .collect()
+    };
+    let (expected, typed) = (normal(expected), normal(typed));
+    expected.len() == typed.len() && bool::from(expected.ct_eq(&typed))
 }
 
 /// Inserts a person's account; used by the setup page and the command line.
@@ -161,18 +208,37 @@ pub async fn set_user_disabled(
     Ok(())
 }
 
-pub async fn setup_first_admin(
-    ctx: &RequestCtx,
-    email: &str,
-    display_name: &str,
-    password: &str,
-    password_confirm: &str,
-) -> Result<(), AppError> {
+/// What the first-admin form sends.
+pub struct FirstAdmin<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    pub password_confirm: &'a str,
+    pub setup_code: &'a str,
+}
+
+pub async fn setup_first_admin(ctx: &RequestCtx, form: FirstAdmin<'_>) -> Result<(), AppError> {
+    within_request_rate(ctx)?;
     if !needs_setup(ctx.db()).await? {
         return Err(AppError::Conflict(
             "Latchkey is already set up. Sign in with your account.".into(),
         ));
     }
+    if let Some(expected) = &ctx.state.setup_code {
+        if !is_setup_code(expected, form.setup_code) {
+            return Err(AppError::invalid(
+                "setup_code",
+                "Enter the setup code printed in Latchkey's log when it started.",
+            ));
+        }
+    }
+    let FirstAdmin {
+        email,
+        display_name,
+        password,
+        password_confirm,
+        ..
+    } = form;
     let email = Email::parse(email)?;
     let name = DisplayName::parse(display_name)?;
     let password = Password::parse_new(password)?;
@@ -182,7 +248,15 @@ pub async fn setup_first_admin(
             "The two passwords do not match.",
         ));
     }
-    let hash = hash_password(password).await?;
+    let hash = {
+        let _slot = ctx
+            .state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|_| AppError::Internal)?;
+        hash_password(password).await?
+    };
     // The singleton row makes a second, concurrent setup fail instead of
     // creating two instance admins.
     let mut tx = ctx.db().pool.begin().await?;
@@ -233,6 +307,10 @@ async fn start_session(ctx: &RequestCtx, user_id: i64) -> Result<(), AppError> {
         .insert(SESSION_USER_KEY, user_id)
         .await
         .map_err(session_error)?;
+    ctx.session
+        .insert(SESSION_SIGNED_IN_AT_KEY, now())
+        .await
+        .map_err(session_error)?;
     Ok(())
 }
 
@@ -241,29 +319,103 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
+/// Refuses a client address that sent too many sign-in or setup requests
+/// lately, whatever their outcome (`LATCHKEY_SIGN_IN_RATE_*`).
+fn within_request_rate(ctx: &RequestCtx) -> Result<(), AppError> {
+    let Some(limits) = &ctx.state.sign_in_limits else {
+        return Ok(());
+    };
+    limits.check(ctx.ip).map_err(|wait| {
+        let seconds = wait.as_secs().max(1);
+        AppError::TooManyRequests(format!(
+            "Too many attempts from this address. Try again in {seconds} second{}.",
+            if seconds == 1 { "" } else { "s" }
+        ))
+    })
+}
+
+/// Runs an argon2 verification once a slot is free: at most
+/// `LATCHKEY_MAX_CONCURRENT_PASSWORD_CHECKS` at a time, so a flood of
+/// sign-ins queues instead of taking 19 MiB each at once.
+async fn verify_in_turn(
+    ctx: &RequestCtx,
+    password: Password,
+    stored: Option<String>,
+) -> Result<bool, AppError> {
+    let busy = || {
+        AppError::TooManyRequests(
+            "Latchkey is busy checking other sign-ins. Try again in a moment.".into(),
+        )
+    };
+    let _slot = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ctx.state.password_checks.acquire(),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|_| busy())?;
+    verify_password(password, stored).await
+}
+
+/// One attempt's claim on a throttle counter: how many attempts the window
+/// holds with this one, and when the window started.
+struct Claim {
+    attempts: i64,
+    window_started_at: i64,
+}
+
+/// Claims one attempt for `key` with a single upsert, before any password is
+/// checked: parallel requests each get their own count, so no more than the
+/// limit are ever evaluated. A window older than the throttle window starts
+/// over at one.
+async fn claim_attempt(db: &Db, key: &str, now: i64) -> Result<Claim, AppError> {
+    let (attempts, window_started_at): (i64, i64) = sqlx::query_as(
+        "INSERT INTO sign_in_attempts (throttle_key, window_started_at, attempts) VALUES ($1, $2, 1) \
+         ON CONFLICT (throttle_key) DO UPDATE SET \
+           attempts = CASE WHEN sign_in_attempts.window_started_at <= $3 THEN 1 \
+                           ELSE sign_in_attempts.attempts + 1 END, \
+           window_started_at = CASE WHEN sign_in_attempts.window_started_at <= $3 THEN $2 \
+                           ELSE sign_in_attempts.window_started_at END \
+         RETURNING attempts, window_started_at",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - THROTTLE_WINDOW_SECS)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(Claim {
+        attempts,
+        window_started_at,
+    })
+}
+
 pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<(), AppError> {
+    within_request_rate(ctx)?;
     let email = Email::parse(email)?;
     let password = Password::parse_attempt(password)?;
     let config = &ctx.state.config;
+    let db = ctx.db();
     let account_key = format!("account:{}", email.as_str());
-    let ip_key = ctx.ip_string().map(|ip| format!("ip:{ip}"));
+    let ip_key = ctx
+        .ip
+        .map(|ip| format!("ip:{}", crate::server::client::throttle_key(ip)));
 
-    let since = now() - THROTTLE_WINDOW_SECS;
-    let account_failures = recent_failures(ctx.db(), &account_key, since).await?;
-    let ip_failures = match &ip_key {
-        Some(key) => recent_failures(ctx.db(), key, since).await?,
-        None => (0, None),
-    };
-    let locked_until = [
-        (account_failures, config.max_failed_sign_ins_per_account),
-        (ip_failures, config.max_failed_sign_ins_per_ip),
-    ]
-    .into_iter()
-    .filter(|((count, _), max)| *count >= *max)
-    .filter_map(|((_, oldest), _)| oldest.map(|t| t + THROTTLE_WINDOW_SECS))
-    .max();
+    // Claim the attempt first, then verify: the claim is what counts.
+    let now = now();
+    let mut locked_until = None;
+    for (key, max) in std::iter::once((&account_key, config.max_failed_sign_ins_per_account)).chain(
+        ip_key
+            .iter()
+            .map(|k| (k, config.max_failed_sign_ins_per_ip)),
+    ) {
+        let claim = claim_attempt(db, key, now).await?;
+        if claim.attempts > max {
+            let until = claim.window_started_at + THROTTLE_WINDOW_SECS;
+            locked_until = locked_until.max(Some(until));
+        }
+    }
     if let Some(until) = locked_until {
-        let minutes = ((until - now()).max(60) + 59) / 60;
+        let minutes = ((until - now).max(60) + 59) / 60;
         return Err(AppError::TooManyRequests(format!(
             "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
@@ -274,27 +426,38 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
         "SELECT id, password_hash, is_disabled FROM users WHERE email = $1 AND kind = 'human'",
     )
     .bind(email.as_str())
-    .fetch_optional(&ctx.db().pool)
+    .fetch_optional(&db.pool)
     .await?;
     let (user_id, stored, disabled) = match row {
         Some((id, hash, disabled)) => (Some(id), Some(hash), disabled != 0),
         None => (None, None, false),
     };
-    let verified = verify_password(password, stored).await?;
+    let verified = verify_in_turn(ctx, password, stored).await?;
 
     match user_id {
         Some(id) if verified && !disabled => {
-            sqlx::query("DELETE FROM sign_in_failures WHERE throttle_key = $1")
+            // A success clears the account's count and gives the address its
+            // attempt back.
+            sqlx::query("DELETE FROM sign_in_attempts WHERE throttle_key = $1")
                 .bind(&account_key)
-                .execute(&ctx.db().pool)
+                .execute(&db.pool)
                 .await?;
+            if let Some(key) = &ip_key {
+                sqlx::query(
+                    "UPDATE sign_in_attempts SET attempts = attempts - 1 \
+                     WHERE throttle_key = $1 AND attempts > 0",
+                )
+                .bind(key)
+                .execute(&db.pool)
+                .await?;
+            }
             let actor = Actor {
                 user_id: Some(id),
                 label: email.as_str(),
                 ip: ctx.ip_string(),
             };
             audit::record(
-                &ctx.db().pool,
+                &db.pool,
                 &actor,
                 "user.signed_in",
                 Target {
@@ -306,23 +469,13 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
             start_session(ctx, id).await
         }
         _ => {
-            let mut tx = ctx.db().pool.begin().await?;
-            for key in std::iter::once(&account_key).chain(ip_key.as_ref()) {
-                sqlx::query(
-                    "INSERT INTO sign_in_failures (throttle_key, failed_at) VALUES ($1, $2)",
-                )
-                .bind(key)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-            }
             let actor = Actor {
                 user_id,
                 label: email.as_str(),
                 ip: ctx.ip_string(),
             };
             audit::record(
-                &mut *tx,
+                &db.pool,
                 &actor,
                 "user.sign_in_failed",
                 Target {
@@ -331,7 +484,6 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
                 },
             )
             .await?;
-            tx.commit().await?;
             // One message for every cause, so it does not reveal which accounts exist.
             Err(AppError::invalid(
                 "password",
@@ -341,20 +493,8 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
     }
 }
 
-/// Number of failures for `key` since `since`, and when the oldest of them was.
-async fn recent_failures(db: &Db, key: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
-    let row: (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE throttle_key = $1 AND failed_at > $2",
-    )
-    .bind(key)
-    .bind(since)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(row)
-}
-
-pub async fn prune_sign_in_failures(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < $1")
+pub async fn prune_sign_in_attempts(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sign_in_attempts WHERE window_started_at < $1")
         .bind(now() - THROTTLE_WINDOW_SECS)
         .execute(&db.pool)
         .await?;

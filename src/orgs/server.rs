@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{Email, Name, Role, Slug};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
-use crate::server::db::{is_unique_violation, now, Db};
+use crate::server::db::{is_unique_violation, now, Backend, Db};
 use crate::server::request::RequestCtx;
 use serde_json::json;
 
@@ -268,23 +268,49 @@ impl Roster<'_> {
         Ok((Role::from_db(&role), label))
     }
 
-    /// Refuses to take away an organization's last human admin. Groups need
-    /// none of their own: the organization's admins manage them.
-    async fn keep_an_admin(&self, db: &Db) -> Result<(), AppError> {
-        let Roster::Org { org_id } = *self else {
-            return Ok(());
-        };
-        let (admins,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.org_id = $1 AND m.role = 'admin' AND u.kind = 'human'",
-        )
-        .bind(org_id)
-        .fetch_one(&db.pool)
-        .await?;
-        if admins <= 1 {
-            return Err(AppError::Conflict(LAST_ADMIN.into()));
+    /// The guard that keeps an organization's last human admin: a change to
+    /// a member's row (organization id and member id bound as `org` and
+    /// `member`) may go ahead only if they are not an admin, or another human
+    /// admin remains. Part of the changing statement itself (see
+    /// `lock_for_admin_change`). Groups need none of their own: the
+    /// organization's admins manage them.
+    fn keeps_an_admin(&self, org: &str, member: &str) -> String {
+        match self {
+            Roster::Org { .. } => format!(
+                " AND (role <> 'admin' OR (SELECT COUNT(*) FROM org_memberships a \
+                 JOIN users u ON u.id = a.user_id WHERE a.org_id = {org} AND a.role = 'admin' \
+                 AND u.kind = 'human' AND a.user_id <> {member}) > 0)"
+            ),
+            Roster::Group { .. } => String::new(),
+        }
+    }
+
+    /// Serialises changes to one organization's admins. SQLite runs one
+    /// writer at a time and a guarded statement reads under that lock, but
+    /// PostgreSQL's statements read a snapshot: two admins demoting each other
+    /// would each still see the other. Locking the organization's row first
+    /// makes the second wait and then read the first one's change.
+    async fn lock_for_admin_change(
+        &self,
+        db: &Db,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), AppError> {
+        if let (Roster::Org { org_id }, Backend::Postgres) = (*self, db.backend) {
+            sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+                .bind(org_id)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Why a guarded change touched no row: the member left meanwhile, or
+    /// they are the last admin.
+    async fn why_unchanged(&self, db: &Db, member_id: i64) -> AppError {
+        match self.managed_member(db, member_id).await {
+            Ok(_) => AppError::Conflict(LAST_ADMIN.into()),
+            Err(err) => err,
+        }
     }
 
     /// Records `org.<what>` or `group.<what>`; group events name their group.
@@ -312,6 +338,7 @@ impl Roster<'_> {
             group_id,
             label,
             detail: Some(detail),
+            subject_user_id: None,
         };
         audit::record(executor, actor, &action, target).await?;
         Ok(())
@@ -366,18 +393,24 @@ impl Roster<'_> {
         if current == role {
             return Ok(());
         }
-        if current == Role::Admin {
-            self.keep_an_admin(ctx.db()).await?;
-        }
         let (table, key) = self.table();
-        let sql = format!("UPDATE {table} SET role = $1 WHERE {key} = $2 AND user_id = $3");
+        let guard = if role == Role::Admin {
+            String::new()
+        } else {
+            self.keeps_an_admin("$2", "$3")
+        };
+        let sql = format!("UPDATE {table} SET role = $1 WHERE {key} = $2 AND user_id = $3{guard}");
         let mut tx = ctx.db().pool.begin().await?;
-        sqlx::query(&sql)
+        self.lock_for_admin_change(ctx.db(), &mut tx).await?;
+        let changed = sqlx::query(&sql)
             .bind(role.as_str())
             .bind(self.id())
             .bind(member_id)
             .execute(&mut *tx)
             .await?;
+        if changed.rows_affected() == 0 {
+            return Err(self.why_unchanged(ctx.db(), member_id).await);
+        }
         let detail = json!({ "user_id": member_id, "from": current, "to": role });
         self.record(
             &mut *tx,
@@ -397,11 +430,20 @@ impl Roster<'_> {
         user: &CurrentUser,
         member_id: i64,
     ) -> Result<(), AppError> {
-        let (current, label) = self.managed_member(ctx.db(), member_id).await?;
-        if current == Role::Admin {
-            self.keep_an_admin(ctx.db()).await?;
-        }
+        let (_, label) = self.managed_member(ctx.db(), member_id).await?;
+        let (table, key) = self.table();
+        let guard = self.keeps_an_admin("$1", "$2");
+        let sql = format!("DELETE FROM {table} WHERE {key} = $1 AND user_id = $2{guard}");
         let mut tx = ctx.db().pool.begin().await?;
+        self.lock_for_admin_change(ctx.db(), &mut tx).await?;
+        let removed = sqlx::query(&sql)
+            .bind(self.id())
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() == 0 {
+            return Err(self.why_unchanged(ctx.db(), member_id).await);
+        }
         if let Roster::Org { org_id } = *self {
             // Leaving an organization means leaving all of its groups too.
             sqlx::query(
@@ -413,13 +455,6 @@ impl Roster<'_> {
             .execute(&mut *tx)
             .await?;
         }
-        let (table, key) = self.table();
-        let sql = format!("DELETE FROM {table} WHERE {key} = $1 AND user_id = $2");
-        sqlx::query(&sql)
-            .bind(self.id())
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
         let detail = json!({ "user_id": member_id });
         self.record(&mut *tx, &ctx.actor(user), "member_removed", &label, detail)
             .await?;
@@ -607,6 +642,7 @@ pub async fn insert_group(
             group_id: Some(group_id),
             label: name.as_str(),
             detail: Some(json!({ "slug": slug.as_str() })),
+            subject_user_id: None,
         },
     )
     .await?;
@@ -659,6 +695,7 @@ pub async fn delete_group(
             group_id: Some(group_id),
             label: &name,
             detail: Some(json!({ "slug": group_slug })),
+            subject_user_id: None,
         },
     )
     .await?;
@@ -816,13 +853,22 @@ pub async fn update_org_settings(
 
 /// The organization's audit trail (its own and its groups' events), newest
 /// first, `AUDIT_PAGE_SIZE` per page, optionally one action only.
+/// The last audit page anyone may ask for: far beyond any real trail, and
+/// small enough that its offset cannot overflow.
+const MAX_AUDIT_PAGE: i64 = 1_000_000;
+
 pub async fn org_audit(
     db: &Db,
     org_id: i64,
     page: i64,
     action: &str,
 ) -> Result<AuditPage, AppError> {
-    let page = page.max(1);
+    if !(1..=MAX_AUDIT_PAGE).contains(&page) {
+        return Err(AppError::invalid(
+            "page",
+            format!("Pages are numbered from 1 to {MAX_AUDIT_PAGE}."),
+        ));
+    }
     let action = action.trim();
     /// occurred_at, actor, action, target, group name, ip
     type AuditRow = (i64, String, String, String, Option<String>, Option<String>);

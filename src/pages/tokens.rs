@@ -187,7 +187,7 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
                                             } else {
                                                 format!("{leaked} tokens were found in public by a secret scanner and disabled.")
                                             }}
-                                            " Delete them, create new ones, and remove the old secrets from wherever they were published."
+                                            " A leaked secret is public, so these cannot be enabled again: delete them, create new ones, and remove the old secrets from wherever they were published."
                                         </p>
                                     })}
                                     <TokenTable list=list.tokens now=list.now scope=scope.clone() set_enabled delete/>
@@ -220,6 +220,7 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
                                         <span>{e.describe()}</span>
                                         <span class="muted">
                                             {format_datetime(e.at)}
+                                            {(!e.actor.is_empty()).then(|| format!(" · by {}", e.actor))}
                                             {e.ip.clone().map(|ip| format!(" · from {ip}"))}
                                         </span>
                                     </li>
@@ -267,6 +268,8 @@ fn TokenTable(
                         let confirm = format!("Delete token \u{201c}{}\u{201d}", t.name);
                         let toggle = match t.status {
                             TokenStatus::Active => Some(("false", words.disable)),
+                            // A leaked secret is public: no way back, only delete.
+                            TokenStatus::Disabled if t.leaked_at.is_some() => None,
                             TokenStatus::Disabled => Some(("true", words.enable)),
                             TokenStatus::Expired => None,
                         };
@@ -276,7 +279,13 @@ fn TokenTable(
                             (Some(Role::Admin), _) => "Organization admin",
                             _ => "Organization user",
                         };
-                        let created_by = t.created_by.clone().unwrap_or_else(|| "a removed account".into());
+                        // A token made through the API by another token names that
+                        // token, which its technical user's name may no longer do.
+                        let created_by = match (&t.created_by_token, &t.created_by) {
+                            (Some(token), _) => format!("token \u{201c}{token}\u{201d}"),
+                            (None, Some(person)) => person.clone(),
+                            (None, None) => "a removed account".into(),
+                        };
                         let scope = scope.clone();
                         let scope_again = scope.clone();
                         view! {

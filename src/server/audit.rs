@@ -25,6 +25,9 @@ pub struct Target<'a> {
     pub group_id: Option<i64>,
     pub label: &'a str,
     pub detail: Option<serde_json::Value>,
+    /// The person whose personal token the event is about, so it shows in
+    /// their Recent activity whoever caused it.
+    pub subject_user_id: Option<i64>,
 }
 
 pub async fn record<'e>(
@@ -39,8 +42,8 @@ pub async fn record<'e>(
         .to_string();
     sqlx::query(
         "INSERT INTO audit_events \
-         (occurred_at, actor_user_id, actor_label, ip, action, org_id, group_id, target_label, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         (occurred_at, actor_user_id, actor_label, ip, action, org_id, group_id, target_label, detail, subject_user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(now())
     .bind(actor.user_id)
@@ -51,6 +54,7 @@ pub async fn record<'e>(
     .bind(target.group_id)
     .bind(target.label)
     .bind(detail)
+    .bind(target.subject_user_id)
     .execute(executor)
     .await?;
     Ok(())

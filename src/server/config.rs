@@ -1,6 +1,7 @@
 //! Command line and environment. Every setting has a default that works on a
 //! laptop; `latchkey --help` lists them with their environment variables.
 
+use super::client::TrustedProxies;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -104,23 +105,35 @@ pub struct Config {
     )]
     pub secure_cookies: bool,
 
-    /// Hours a browser session stays valid without activity.
+    /// Hours a browser session stays valid without activity; each request
+    /// extends it.
     #[arg(
         long,
         env = "LATCHKEY_SESSION_HOURS",
         default_value_t = 12,
+        value_parser = clap::value_parser!(i64).range(1..=8_760),
         global = true
     )]
     pub session_hours: i64,
 
-    /// Take the client IP from X-Forwarded-For (only behind a proxy you trust).
+    /// Hours after sign-in when a browser session ends however active it is;
+    /// the person signs in again.
     #[arg(
         long,
-        env = "LATCHKEY_TRUST_PROXY",
-        default_value_t = false,
+        env = "LATCHKEY_SESSION_MAX_HOURS",
+        default_value_t = 168,
+        value_parser = clap::value_parser!(i64).range(1..=87_600),
         global = true
     )]
-    pub trust_proxy: bool,
+    pub session_max_hours: i64,
+
+    /// Reverse proxies whose X-Forwarded-For is believed: comma-separated
+    /// addresses or CIDR networks (e.g. 10.0.0.0/8,::1). The client is the
+    /// right-most hop that is not one of them. Empty: the socket peer is the
+    /// client and the header is ignored.
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", default_value = "",
+          value_parser = TrustedProxies::parse, global = true)]
+    pub trusted_proxies: TrustedProxies,
 
     /// Directory of the compiled site (WASM, JS, CSS).
     #[arg(
@@ -141,7 +154,8 @@ pub struct Config {
     pub log_format: String,
 
     /// Longest lifetime, in days, of a new access token (no limit when unset).
-    #[arg(long, env = "LATCHKEY_TOKEN_MAX_LIFETIME_DAYS", global = true)]
+    #[arg(long, env = "LATCHKEY_TOKEN_MAX_LIFETIME_DAYS", global = true,
+          value_parser = clap::value_parser!(i64).range(1..=36_500))]
     pub token_max_lifetime_days: Option<i64>,
 
     /// Whether access tokens may be created without an expiry.
@@ -189,8 +203,37 @@ pub struct Config {
     )]
     pub max_failed_sign_ins_per_ip: i64,
 
-    /// Requests one IP address may send in a burst to the endpoints that need
-    /// no token (leak reports, revocation, introspection).
+    /// Password checks (argon2, 19 MiB each) run at the same time at most;
+    /// further sign-ins wait their turn.
+    #[arg(
+        long,
+        env = "LATCHKEY_MAX_CONCURRENT_PASSWORD_CHECKS",
+        default_value_t = 4,
+        global = true
+    )]
+    pub max_concurrent_password_checks: usize,
+
+    /// Sign-in and first-admin requests one client address (IPv6: one /64)
+    /// may send in a burst, whatever their outcome.
+    #[arg(
+        long,
+        env = "LATCHKEY_SIGN_IN_RATE_BURST",
+        default_value_t = 10,
+        global = true
+    )]
+    pub sign_in_rate_burst: u32,
+
+    /// Milliseconds after which one more such request is allowed again.
+    #[arg(
+        long,
+        env = "LATCHKEY_SIGN_IN_RATE_PERIOD_MILLIS",
+        default_value_t = 6_000,
+        global = true
+    )]
+    pub sign_in_rate_period_millis: u64,
+
+    /// Requests one client address may send in a burst to the endpoints that
+    /// need no token (leak reports, revocation).
     #[arg(
         long,
         env = "LATCHKEY_PUBLIC_RATE_BURST",
@@ -207,6 +250,46 @@ pub struct Config {
         global = true
     )]
     pub public_rate_period_millis: u64,
+
+    /// Introspection requests (RFC 7662) one client address may send in a
+    /// burst; services that check tokens this way send many.
+    #[arg(
+        long,
+        env = "LATCHKEY_INTROSPECTION_RATE_BURST",
+        default_value_t = 200,
+        global = true
+    )]
+    pub introspection_rate_burst: u32,
+
+    /// Milliseconds after which one more introspection is allowed again.
+    #[arg(
+        long,
+        env = "LATCHKEY_INTROSPECTION_RATE_PERIOD_MILLIS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub introspection_rate_period_millis: u64,
+
+    /// Refused token authentications (malformed, unknown, disabled, expired)
+    /// one client address may cause in a burst before its API requests are
+    /// answered 429 for a while.
+    #[arg(
+        long,
+        env = "LATCHKEY_FAILED_TOKEN_BURST",
+        default_value_t = 60,
+        global = true
+    )]
+    pub failed_token_burst: u32,
+
+    /// Milliseconds after which one more refused token authentication is
+    /// allowed again.
+    #[arg(
+        long,
+        env = "LATCHKEY_FAILED_TOKEN_PERIOD_MILLIS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub failed_token_period_millis: u64,
 }
 
 impl Config {

@@ -39,6 +39,8 @@ pub enum DbSetupError {
     Connect(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    #[error("could not read or make the deployment's signing keys: {0}")]
+    Keys(sqlx::Error),
 }
 
 impl Db {
@@ -113,6 +115,32 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(value)
+    }
+
+    /// The deployment's key called `name`, made (32 random bytes) by whichever
+    /// instance asks first; every instance on this database gets the same.
+    pub async fn server_key(&self, name: &str) -> Result<Vec<u8>, sqlx::Error> {
+        use rand::RngCore;
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        let fresh = hex::encode(fresh);
+        sqlx::query(
+            "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
+        let (value,): (String,) = sqlx::query_as("SELECT value FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        hex::decode(&value)
+            .ok()
+            .filter(|key| key.len() == 32)
+            .ok_or_else(|| {
+                sqlx::Error::Decode(format!("server key {name} is not 64 hex digits").into())
+            })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -1,10 +1,13 @@
 //! Server-only infrastructure: configuration, database, sessions, HTTP wiring.
 
 pub mod api;
+pub mod api_error;
 pub mod audit;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
+pub mod form_errors;
 pub mod oauth;
 pub mod openapi;
 pub mod rate_limit;

@@ -1,9 +1,10 @@
 //! The OAuth 2.0 token endpoints other systems already know how to call:
 //! introspection (RFC 7662) and revocation (RFC 7009).
 
+use super::api_error::{ApiError, ErrorBody, Unauthenticated};
 use super::audit::Actor;
-use super::rest::{ApiError, Caller, ErrorBody, Unauthenticated};
-use super::security::client_ip;
+use super::client::client_ip;
+use super::rest::Caller;
 use super::state::AppState;
 use crate::tokens::lifecycle::{self, Introspection};
 use crate::tokens::secret::TokenKind;
@@ -62,7 +63,7 @@ fn is_introspector(caller: &TokenIdentity) -> bool {
 /// `POST /oauth/introspect`.
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
     summary = "Token introspection (RFC 7662)",
-    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone.",
+    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
@@ -90,7 +91,7 @@ pub async fn introspect(
     summary = "Token revocation (RFC 7009)",
     description = "Revokes the token sent in the form: holding its secret is enough. A token in the Authorization header is optional; when sent it must be valid, and it is named in the audit trail. Answers 200 for unknown tokens too. Rate-limited per address.",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), Unauthenticated, (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
+    responses((status = 200, description = "Revoked, or nothing to revoke"), Unauthenticated, (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -113,7 +114,7 @@ pub async fn revoke(
     let actor = Actor {
         user_id: caller.as_ref().map(|c| c.0.user_id),
         label: &label,
-        ip: client_ip(&headers, Some(peer), state.config.trust_proxy).map(|ip| ip.to_string()),
+        ip: client_ip(&headers, Some(peer), &state.config.trusted_proxies).map(|ip| ip.to_string()),
     };
     lifecycle::revoke_by_secret(&state.db, &actor, &request.token).await?;
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())

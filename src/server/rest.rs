@@ -1,20 +1,24 @@
 //! The token-authenticated JSON API under /api/v1.
 
+use super::api_error::{
+    ApiError, ApiPath, ErrorBody, JsonBodyRefusals, PolicyRefusal, TokenRefusals, Unauthenticated,
+};
 use super::audit::Actor;
+use super::client::client_ip;
 use super::db::Db;
-use super::security::client_ip;
+use super::rate_limit;
 use super::state::AppState;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::orgs::{self, GroupSummary, Member};
 use crate::tokens::secret::TokenKind;
 use crate::tokens::server::{
-    authenticate, NewToken, OrgMembership, Owner, TokenIdentity, TokenRejection,
+    authenticate, CreatorToken, NewToken, OrgMembership, Owner, TokenIdentity, TokenRejection,
 };
 use crate::tokens::{self, lifecycle, CreatedToken, TokenScope, TokenSummary};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,128 +67,6 @@ pub fn unauthorized(rejection: TokenRejection) -> Response {
     response
 }
 
-/// The one JSON shape of every API failure.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// A stable machine-readable code, such as `invalid_token` or `not_found`.
-    pub error: String,
-    /// What went wrong, for a person.
-    pub message: String,
-}
-
-/// The refusals every token-authenticated route can answer, for the document.
-#[derive(utoipa::IntoResponses)]
-pub enum TokenRefusals {
-    #[response(
-        status = 401,
-        description = "No token, or a malformed, unknown, disabled or expired one"
-    )]
-    Unauthenticated(ErrorBody),
-    #[response(status = 403, description = "The token lacks the role this needs")]
-    Forbidden(ErrorBody),
-    #[response(status = 404, description = "Not found, or not visible to this token")]
-    NotFound(ErrorBody),
-}
-
-/// The 401 alone, for routes any valid token may call.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 401,
-    description = "No token, or a malformed, unknown, disabled or expired one"
-)]
-pub struct Unauthenticated(pub ErrorBody);
-
-/// The refusals of a JSON request body, for the document.
-#[derive(utoipa::IntoResponses)]
-pub enum JsonBodyRefusals {
-    #[response(status = 400, description = "Malformed JSON")]
-    Malformed(ErrorBody),
-    #[response(status = 415, description = "The body is not JSON")]
-    NotJson(ErrorBody),
-    #[response(status = 422, description = "A field is missing or invalid")]
-    Invalid(ErrorBody),
-}
-
-/// A refusal by the token policy, for the document.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 409,
-    description = "Refused by the organization's or instance's token policy"
-)]
-pub struct PolicyRefusal(pub ErrorBody);
-
-/// Any failure of an API route: its status and `{"error", "message"}`. A
-/// refusal for lack of rights names the RFC 6750 `insufficient_scope` error.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &err {
-            AppError::Forbidden => "This access token does not have the role this needs.".into(),
-            other => other.to_string(),
-        };
-        ApiError::new(status, err.code(), message)
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        AppError::from(err).into()
-    }
-}
-
-/// A body that is not the JSON a route expects: 415 without a JSON content
-/// type, 413 when too large, 400 for broken JSON, 422 for wrong fields.
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
-        let code = match status {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
-            _ => "bad_request",
-        };
-        ApiError::new(status, code, rejection.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(ErrorBody {
-                error: self.code.to_string(),
-                message: self.message,
-            }),
-        )
-            .into_response();
-        if self.status == StatusCode::FORBIDDEN {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="latchkey", error="insufficient_scope""#),
-            );
-        }
-        response
-    }
-}
-
 /// The checked token behind a request; extracting it answers 401 by itself.
 pub struct Caller(pub Arc<TokenIdentity>);
 
@@ -217,7 +99,8 @@ impl FromRequestParts<AppState> for AuditedCaller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let ip = client_ip(&parts.headers, peer, state.config.trust_proxy).map(|ip| ip.to_string());
+        let ip =
+            client_ip(&parts.headers, peer, &state.config.trusted_proxies).map(|ip| ip.to_string());
         Ok(AuditedCaller {
             label: caller.actor_label(),
             caller,
@@ -339,10 +222,29 @@ pub(crate) async fn identify(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Arc<TokenIdentity>, Response> {
-    let ip = client_ip(headers, peer, state.config.trust_proxy);
+    let ip = client_ip(headers, peer, &state.config.trusted_proxies);
+    // An address that spent its allowance of refused tokens waits before any
+    // token it sends is looked up.
+    if let Some(wait) = state
+        .failed_tokens
+        .as_ref()
+        .and_then(|limits| limits.refused_for(ip))
+    {
+        return Err(rate_limit::too_many_requests(
+            wait,
+            "Too many refused access tokens",
+        ));
+    }
     match authenticate(&state.db, &state.usage, presented_token(headers), ip).await {
         Ok(Ok(identity)) => Ok(identity),
-        Ok(Err(rejection)) => Err(unauthorized(rejection)),
+        Ok(Err(rejection)) => {
+            if rejection != TokenRejection::Missing {
+                if let Some(limits) = &state.failed_tokens {
+                    limits.note_refusal(ip);
+                }
+            }
+            Err(unauthorized(rejection))
+        }
         Err(err) => Err(ApiError::from(err).into_response()),
     }
 }
@@ -472,7 +374,7 @@ impl<'a> WhoAmI<'a> {
 pub async fn org_members(
     caller: Caller,
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let org = caller.org_reader(&org)?;
     Ok(Json(
@@ -489,7 +391,7 @@ pub async fn org_members(
 pub async fn org_groups(
     caller: Caller,
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<GroupSummary>>, ApiError> {
     let org = caller.org_reader(&org)?;
     Ok(Json(orgs::server::list_groups(&state.db, org.id).await?))
@@ -506,7 +408,7 @@ pub async fn org_groups(
 pub async fn group_members(
     caller: Caller,
     State(state): State<AppState>,
-    Path((org, group)): Path<(String, String)>,
+    ApiPath((org, group)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let membership = caller.org(&org)?;
     let group_id = if membership.role.is_some() {
@@ -549,16 +451,18 @@ async fn list_owned(state: &AppState, owner: Owner) -> Result<Json<Vec<TokenSumm
 
 async fn create_owned(
     state: &AppState,
-    actor: &Actor<'_>,
+    caller: &AuditedCaller,
     owner: Owner,
     scope: TokenScope,
     body: CreateTokenRequest,
 ) -> Result<Response, ApiError> {
+    let actor = caller.actor();
+    let identity = &caller.0;
     let policy =
         tokens::server::creation_policy(&state.db, owner, state.config.expiry_policy()).await?;
     let created = tokens::server::create(
         &state.db,
-        actor,
+        &actor,
         owner,
         scope,
         NewToken {
@@ -566,11 +470,22 @@ async fn create_owned(
             expiry: &body.expiry,
             custom_expiry: &body.custom_expiry,
             admin: body.admin,
+            creator: Some(CreatorToken {
+                id: identity.token_id,
+                name: &identity.token_name,
+                expires_at: identity.expires_at,
+            }),
         },
         &policy,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    // The secret is in this answer: no cache may keep it (RFC 6749 §5.1).
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(created),
+    )
+        .into_response())
 }
 
 /// What a status change does, from the last path segment.
@@ -591,29 +506,28 @@ fn enabling(action: &str) -> Result<bool, AppError> {
 pub async fn list_org_tokens(
     caller: Caller,
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<TokenSummary>>, ApiError> {
     list_owned(&state, caller.org_token_manager(&org)?).await
 }
 
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
     summary = "Create an organization token",
-    description = "Only with an admin-role organization token of that organization. The secret is in this answer and nowhere else, ever.",
+    description = "Only with an admin-role organization token of that organization. The new token expires no later than the calling token (a calling token that expires cannot create one that never does), and it records which token created it. The secret is in this answer and nowhere else, ever.",
     params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
     responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_org_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
     body: Result<Json<CreateTokenRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let owner = caller.org_token_manager(&org)?;
     let body = json_body(body)?;
-    let actor = caller.actor();
     create_owned(
         &state,
-        &actor,
+        &caller,
         owner,
         TokenScope::Organization { org },
         body,
@@ -630,7 +544,7 @@ pub async fn create_org_token(
 pub async fn change_org_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path((org, token_id, action)): Path<(String, i64, String)>,
+    ApiPath((org, token_id, action)): ApiPath<(String, i64, String)>,
 ) -> Result<Json<TokenSummary>, ApiError> {
     let owner = caller.org_token_manager(&org)?;
     let enabled = enabling(&action)?;
@@ -649,7 +563,7 @@ pub async fn change_org_token(
 pub async fn delete_org_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path((org, token_id)): Path<(String, i64)>,
+    ApiPath((org, token_id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let owner = caller.org_token_manager(&org)?;
     let actor = caller.actor();
@@ -666,7 +580,7 @@ pub async fn delete_org_token(
 pub async fn list_group_tokens(
     caller: Caller,
     State(state): State<AppState>,
-    Path((org, group)): Path<(String, String)>,
+    ApiPath((org, group)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<TokenSummary>>, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     list_owned(&state, owner).await
@@ -674,21 +588,21 @@ pub async fn list_group_tokens(
 
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
     summary = "Create a group token",
+    description = "With an admin-role token of the group or of its organization. The new token expires no later than the calling token, and it records which token created it. The secret is in this answer and nowhere else, ever.",
     params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")), request_body = CreateTokenRequest,
     responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn create_group_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path((org, group)): Path<(String, String)>,
+    ApiPath((org, group)): ApiPath<(String, String)>,
     body: Result<Json<CreateTokenRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     let body = json_body(body)?;
-    let actor = caller.actor();
     create_owned(
         &state,
-        &actor,
+        &caller,
         owner,
         TokenScope::Group { org, group },
         body,
@@ -704,7 +618,7 @@ pub async fn create_group_token(
 pub async fn change_group_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path((org, group, token_id, action)): Path<(String, String, i64, String)>,
+    ApiPath((org, group, token_id, action)): ApiPath<(String, String, i64, String)>,
 ) -> Result<Json<TokenSummary>, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     let enabled = enabling(&action)?;
@@ -722,7 +636,7 @@ pub async fn change_group_token(
 pub async fn delete_group_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    Path((org, group, token_id)): Path<(String, String, i64)>,
+    ApiPath((org, group, token_id)): ApiPath<(String, String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let owner = caller.group_token_manager(&state.db, &org, &group).await?;
     let actor = caller.actor();
@@ -820,9 +734,9 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
 /// keeps working for the grace period asked for.
 #[utoipa::path(post, path = "/api/v1/tokens/self/rotate", tag = "tokens",
     summary = "Rotate the calling token",
-    description = "Returns a new secret for the same owner, name and role, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. The body may be left out.",
+    description = "Returns a new secret for the same owner, name and role, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. Only the newest token of a rotation chain may rotate, and a token revoked, reported leaked or deleted meanwhile (through any instance) gets 401 and no successor. Revoking a rotated token later also revokes what it was rotated into; to end the old secret's grace early, delete it. The body may be left out.",
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
-    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), JsonBodyRefusals, Unauthenticated),
+    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), JsonBodyRefusals, Unauthenticated, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn rotate_token_self(
     caller: AuditedCaller,
@@ -836,8 +750,13 @@ pub async fn rotate_token_self(
     let policy =
         tokens::server::creation_policy(&state.db, owner, state.config.expiry_policy()).await?;
     let actor = caller.actor();
-    let rotated =
-        lifecycle::rotate(&state.db, &actor, identity, request.grace_seconds, &policy).await?;
+    let Some(rotated) =
+        lifecycle::rotate(&state.db, &actor, identity, request.grace_seconds, &policy).await?
+    else {
+        // Revoked, reported leaked, deleted, replaced or expired since this
+        // instance last checked it.
+        return Ok(unauthorized(TokenRejection::Disabled));
+    };
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],

@@ -6,7 +6,6 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::{IpAddr, SocketAddr};
 
 /// Refuses state-changing requests that a browser marks as coming from another
 /// site. Browsers always send `Sec-Fetch-Site` or `Origin` on such requests;
@@ -45,6 +44,18 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The value of the request cookie called `name`, if sent.
+pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
 /// Headers every response carries. HTML pages set their own CSP with a nonce
 /// (see `app.rs`); this strict one covers everything else.
 pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
@@ -68,6 +79,34 @@ pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
+    response
+}
+
+/// Keeps what is personal or secret out of every cache, for the pages and
+/// server functions (the API has a plain header layer of its own). Server
+/// functions answer with account data and, on create, secrets: `no-store`
+/// (RFC 6749 §5.1). Pages show members, audit trails and tokens: `private,
+/// no-store`. Static assets (scripts, styles, images) are left cacheable; a
+/// route that set its own policy keeps it.
+pub async fn no_store(request: Request, next: Next) -> Response {
+    let data = request.uri().path().starts_with("/rpc/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if headers.contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if data {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if html {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
     response
 }
 
@@ -100,26 +139,6 @@ pub fn page_csp(nonce: &str) -> String {
          style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
          base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
     )
-}
-
-/// The client address: the socket peer, or the first X-Forwarded-For hop when
-/// the operator said a trusted proxy sits in front.
-pub fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    trust_proxy: bool,
-) -> Option<IpAddr> {
-    if trust_proxy {
-        if let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
-        }
-    }
-    peer.map(|p| p.ip())
 }
 
 #[cfg(test)]
@@ -159,16 +178,5 @@ mod tests {
             ("origin", "null"),
             ("host", "a.test")
         ])));
-    }
-
-    #[test]
-    fn forwarded_for_is_used_only_when_trusted() {
-        let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.1")]);
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        assert_eq!(client_ip(&h, Some(peer), false), Some(peer.ip()));
-        assert_eq!(
-            client_ip(&h, Some(peer), true),
-            Some("203.0.113.9".parse().unwrap())
-        );
     }
 }

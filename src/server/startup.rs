@@ -3,12 +3,15 @@
 use super::api;
 use super::config::Config;
 use super::db::{Db, DbSetupError};
-use super::security::{refuse_cross_site, security_headers, server_fn_error_status};
+use super::form_errors::FormErrorKey;
+use super::security::{no_store, refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
 use super::state::{AppState, AppStateParts};
+use super::token_page::{self, NewTokenKey};
 use super::{oauth, openapi, rate_limit};
 use crate::app::{shell, App};
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
@@ -18,11 +21,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The session cookie's name. Over HTTPS it carries the `__Host-` prefix, so
+/// browsers accept it only Secure, for this host alone and for the whole
+/// site: no subdomain or plain-HTTP page can plant or overwrite it.
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-latchkey_session"
+    } else {
+        "latchkey_session"
+    }
+}
 
 /// Largest request body anywhere: forms and API calls are small.
 pub const API_BODY_LIMIT: usize = 64 * 1024;
@@ -47,11 +60,54 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     let url = config.database_url()?;
     let db = Db::connect(&url).await?;
     db.migrate().await?;
+    let setup_code = if config.addr.ip().is_loopback() {
+        None
+    } else {
+        crate::auth::server::setup_code_if_needed(&db).await
+    };
+    if std::env::var_os("LATCHKEY_TRUST_PROXY").is_some() {
+        tracing::warn!(
+            "LATCHKEY_TRUST_PROXY is no longer read: list your proxies' addresses in LATCHKEY_TRUSTED_PROXIES (e.g. 10.0.0.0/8) so client addresses cannot be forged"
+        );
+    }
+    let form_error_key = FormErrorKey::new(
+        db.server_key("form_errors")
+            .await
+            .map_err(DbSetupError::Keys)?,
+    );
+    let new_token_key = NewTokenKey::new(
+        &db.server_key("new_token_page")
+            .await
+            .map_err(DbSetupError::Keys)?,
+    )
+    .ok_or_else(|| DbSetupError::Keys(sqlx::Error::Protocol("a key of 32 bytes".into())))?;
+    let trusted = &config.trusted_proxies;
     Ok(AppState::new(AppStateParts {
         leptos_options: leptos_options(&config),
         db,
         usage: Default::default(),
-        rate_limits: rate_limit::public_limits(&config),
+        rate_limits: rate_limit::per_address(
+            config.public_rate_burst,
+            config.public_rate_period_millis,
+            trusted,
+        ),
+        introspection_limits: rate_limit::per_address(
+            config.introspection_rate_burst,
+            config.introspection_rate_period_millis,
+            trusted,
+        ),
+        sign_in_limits: rate_limit::AddressLimiter::new(
+            config.sign_in_rate_burst,
+            config.sign_in_rate_period_millis,
+        ),
+        failed_tokens: rate_limit::FailedTokenLimiter::new(
+            config.failed_token_burst,
+            config.failed_token_period_millis,
+        ),
+        password_checks: tokio::sync::Semaphore::new(config.max_concurrent_password_checks.max(1)),
+        setup_code,
+        form_error_key,
+        new_token_key,
         config: Arc::new(config),
     }))
 }
@@ -60,7 +116,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let config = &state.config;
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(session_cookie(config.secure_cookies))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
@@ -110,7 +166,6 @@ pub fn router(state: AppState) -> Router {
             get(rest::token_self).delete(rest::revoke_token_self),
         )
         .route("/api/v1/tokens/self/rotate", post(rest::rotate_token_self))
-        .route("/oauth/introspect", post(oauth::introspect))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/{*rest}", any(api::api_not_found));
     // Anyone may call these without a token, so each client address is
@@ -121,13 +176,28 @@ pub fn router(state: AppState) -> Router {
     if let Some(limits) = state.rate_limits.clone() {
         public_api = public_api.layer(rate_limit::layer(limits));
     }
+    // Services call introspection for every request they serve: a limit of
+    // its own, generous by default.
+    let mut introspection = Router::new().route("/oauth/introspect", post(oauth::introspect));
+    if let Some(limits) = state.introspection_limits.clone() {
+        introspection = introspection.layer(rate_limit::layer(limits));
+    }
     let api = token_api
         .merge(public_api)
+        .merge(introspection)
         .method_not_allowed_fallback(api::api_method_not_allowed)
-        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        // Every API answer is someone's data, and some carry secrets: no
+        // cache keeps any (RFC 6749 §5.1). A plain header layer: this is the
+        // token check's hot path.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz));
+        .route("/readyz", get(api::readyz))
+        .route(token_page::SHOW_PATH, get(token_page::show_once));
     Router::new()
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
@@ -136,10 +206,16 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))
-        .layer(middleware::from_fn(
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             super::token_page::show_new_token_without_js,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::form_errors::carry_form_errors,
+        ))
         .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
+        .layer(middleware::from_fn(no_store))
         .merge(api)
         .merge(probes)
         .layer(middleware::from_fn(refuse_cross_site))
@@ -150,7 +226,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Periodic housekeeping: token last-use batches, expired sessions and old
 /// sign-in failures.
-pub fn spawn_background_jobs(state: &AppState) {
+pub async fn spawn_background_jobs(state: &AppState) {
     let (db, usage) = (state.db.clone(), state.usage.clone());
     let every = Duration::from_millis(state.config.usage_flush_millis.max(100));
     tokio::spawn(async move {
@@ -162,12 +238,17 @@ pub fn spawn_background_jobs(state: &AppState) {
             }
         }
     });
+    // The first look happens before serving, so the first interval starts
+    // from a value actually seen.
+    let mut follower = EpochFollower::default();
+    follower.look(&state.db).await;
     tokio::spawn(follow_auth_changes(
         state.db.clone(),
+        follower,
         Duration::from_millis(state.config.auth_sync_millis.max(10)),
     ));
     let db = state.db.clone();
-    let limits = state.rate_limits.clone();
+    let limits = state.clone();
     tokio::spawn(async move {
         let store = DbSessionStore::new(db.clone());
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -176,12 +257,24 @@ pub fn spawn_background_jobs(state: &AppState) {
             if let Err(err) = store.delete_expired().await {
                 tracing::warn!(error = %err, "could not delete expired sessions");
             }
-            if let Err(err) = crate::auth::server::prune_sign_in_failures(&db).await {
-                tracing::warn!(error = %err, "could not prune sign-in failures");
+            if let Err(err) = token_page::prune_shown(&db).await {
+                tracing::warn!(error = %err, "could not prune shown new-token tickets");
             }
-            // Forget addresses whose limit has refilled, so the table stays small.
-            if let Some(limits) = &limits {
+            if let Err(err) = crate::auth::server::prune_sign_in_attempts(&db).await {
+                tracing::warn!(error = %err, "could not prune sign-in attempts");
+            }
+            // Forget addresses whose limits have refilled, so the tables stay small.
+            for limits in [&limits.rate_limits, &limits.introspection_limits]
+                .into_iter()
+                .flatten()
+            {
                 limits.limiter().retain_recent();
+            }
+            if let Some(limits) = &limits.sign_in_limits {
+                limits.retain_recent();
+            }
+            if let Some(limits) = &limits.failed_tokens {
+                limits.retain_recent();
             }
         }
     });
@@ -191,32 +284,57 @@ pub fn spawn_background_jobs(state: &AppState) {
 /// `auth_epoch` moves: a change made by another instance, the command line or
 /// plain SQL. When the database cannot be read, the cache is dropped too, so
 /// nothing outlives one interval unchecked.
-async fn follow_auth_changes(db: Db, every: Duration) {
-    let mut seen = None;
-    let mut tick = tokio::time::interval(every);
+async fn follow_auth_changes(db: Db, mut follower: EpochFollower, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match db.auth_epoch().await {
-            Ok(epoch) if seen == Some(epoch) => {}
-            Ok(epoch) => {
-                if seen.is_some() {
-                    db.auth_cache.invalidate();
-                }
-                seen = Some(epoch);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read auth_epoch; dropping cached token checks");
-                db.auth_cache.invalidate();
-                seen = None;
+        follower.look(&db).await;
+    }
+}
+
+/// Decides, from each read of `auth_epoch`, whether the cache must go: when
+/// the read failed, and whenever the value differs from the last one seen,
+/// including the first read and the first one after a failure. The last good
+/// value is kept across failures: answers cached after a failed read are only
+/// safe if the epoch is still that value when the database answers again.
+#[derive(Debug, Default)]
+struct EpochFollower {
+    seen: Option<i64>,
+}
+
+impl EpochFollower {
+    /// Reads the epoch once and drops the cache if `observe` says so.
+    async fn look(&mut self, db: &Db) {
+        let read = db.auth_epoch().await;
+        if let Err(err) = &read {
+            tracing::warn!(error = %err, "could not read auth_epoch; dropping cached token checks");
+        }
+        if self.observe(read.ok()) {
+            db.auth_cache.invalidate();
+        }
+    }
+
+    fn observe(&mut self, read: Option<i64>) -> bool {
+        match read {
+            None => true,
+            Some(epoch) if self.seen == Some(epoch) => false,
+            Some(epoch) => {
+                self.seen = Some(epoch);
+                true
             }
         }
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Starts the background jobs, then serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    spawn_background_jobs(&state);
+    spawn_background_jobs(&state).await;
+    run(listener, state).await
+}
+
+/// Serves until Ctrl-C or SIGTERM; the background jobs must be running.
+pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let app = router(state);
     axum::serve(
         listener,
@@ -243,5 +361,28 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EpochFollower;
+
+    #[test]
+    fn the_cache_goes_whenever_the_epoch_differs_or_cannot_be_read() {
+        let mut follower = EpochFollower::default();
+        // At start-up: whatever was cached before the first read goes.
+        assert!(follower.observe(Some(7)));
+        assert!(!follower.observe(Some(7)));
+        // A failed read drops the cache...
+        assert!(follower.observe(None));
+        // ...and a change made while the database could not be read is not
+        // mistaken for the starting point: it drops what was cached since.
+        assert!(follower.observe(Some(8)));
+        assert!(!follower.observe(Some(8)));
+        // A failure with no change in between: the cache refilled after the
+        // failure was read while the epoch stood still, so it may stay.
+        assert!(follower.observe(None));
+        assert!(!follower.observe(Some(8)));
     }
 }

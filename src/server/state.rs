@@ -1,5 +1,6 @@
 use super::config::Config;
 use super::db::Db;
+use super::rate_limit::{AddressLimiter, FailedTokenLimiter, PublicLimits};
 use crate::tokens::server::UsageRecorder;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -19,7 +20,22 @@ pub struct AppStateParts {
     /// Token uses waiting to be written in the next batch.
     pub usage: UsageRecorder,
     /// Per-address limits on the endpoints that need no token.
-    pub rate_limits: Option<super::rate_limit::PublicLimits>,
+    pub rate_limits: Option<PublicLimits>,
+    /// Per-address limits on introspection.
+    pub introspection_limits: Option<PublicLimits>,
+    /// Per-address limits on sign-in and first-admin setup requests.
+    pub sign_in_limits: Option<AddressLimiter>,
+    /// Per-address limits on refused token authentications.
+    pub failed_tokens: Option<FailedTokenLimiter>,
+    /// How many argon2 password checks may run at once (each takes 19 MiB).
+    pub password_checks: tokio::sync::Semaphore,
+    /// The one-time code the first-admin page asks for when Latchkey listens
+    /// beyond loopback and has no users yet; printed in the log at start.
+    pub setup_code: Option<String>,
+    /// Signs the form errors carried across a redirect without JavaScript.
+    pub form_error_key: super::form_errors::FormErrorKey,
+    /// Encrypts a new token on its way to the script-free secret page.
+    pub new_token_key: super::token_page::NewTokenKey,
 }
 
 impl AppState {

@@ -2,20 +2,97 @@
 //!
 //! With JavaScript, creating a token returns JSON and the copy dialog shows the
 //! secret from memory. A plain form post to the same server function would be
-//! answered with a redirect, losing the secret; this middleware turns that one
-//! success into a page that shows it once. The page has no scripts, is never
-//! cached, and a reload cannot bring the secret back.
+//! answered with a redirect, losing the secret. This middleware turns that one
+//! success into post/redirect/get: the answer is a `303` to `/tokens/new`,
+//! carrying the new token in a cookie that is encrypted with a key of this
+//! deployment (the browser, which is about to see the secret anyway, holds
+//! only ciphertext), scoped to that one path and gone within two minutes. The
+//! page shows it once: its ticket is claimed in the database by the first
+//! request, on whichever instance, so a reload (or a replayed cookie) shows
+//! "already shown" and never mints or reveals anything again.
 
+use super::security::request_cookie;
+use super::state::AppState;
 use crate::tokens::CreatedToken;
 use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
 
 const CREATE_PATH: &str = "/rpc/create_token";
+/// Where the script-free secret page lives.
+pub const SHOW_PATH: &str = "/tokens/new";
+const COOKIE: &str = "latchkey_new_token";
+const LIFETIME_SECS: i64 = 120;
 
-pub async fn show_new_token_without_js(request: Request, next: Next) -> Response {
+/// Encrypts the new token on its way from the form post to the page.
+pub struct NewTokenKey(XChaCha20Poly1305);
+
+impl std::fmt::Debug for NewTokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewTokenKey(…)")
+    }
+}
+
+/// What the cookie carries.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    ticket: String,
+    expires_at: i64,
+    created: CreatedToken,
+}
+
+impl NewTokenKey {
+    /// From a 32-byte key; `None` for any other length.
+    pub fn new(key: &[u8]) -> Option<Self> {
+        XChaCha20Poly1305::new_from_slice(key).ok().map(NewTokenKey)
+    }
+
+    fn seal(&self, pending: &Pending) -> Option<String> {
+        let plain = serde_json::to_vec(pending).ok()?;
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut sealed = nonce.to_vec();
+        sealed.extend(self.0.encrypt(&nonce, plain.as_slice()).ok()?);
+        Some(URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    fn open(&self, value: &str) -> Option<Pending> {
+        let sealed = URL_SAFE_NO_PAD.decode(value).ok()?;
+        if sealed.len() < 24 {
+            return None;
+        }
+        let (nonce, cipher) = sealed.split_at(24);
+        let plain = self.0.decrypt(XNonce::from_slice(nonce), cipher).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
+fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Max-Age={max_age}; Path={SHOW_PATH}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn random_ticket() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub async fn show_new_token_without_js(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let plain_form_post = request.uri().path() == CREATE_PATH
         && request
             .headers()
@@ -33,20 +110,90 @@ pub async fn show_new_token_without_js(request: Request, next: Next) -> Response
     let Ok(created) = serde_json::from_slice::<CreatedToken>(&bytes) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    parts.status = StatusCode::OK;
-    parts.headers.remove(header::LOCATION);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    let pending = Pending {
+        ticket: random_ticket(),
+        expires_at: super::db::now() + LIFETIME_SECS,
+        created,
+    };
+    let Some(sealed) = state.new_token_key.seal(&pending) else {
+        tracing::error!("the new token could not be sealed for its page");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    parts.status = StatusCode::SEE_OTHER;
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::LOCATION, HeaderValue::from_static(SHOW_PATH));
     parts
         .headers
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    parts.headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    parts.headers.append(
+        header::SET_COOKIE,
+        cookie(&sealed, LIFETIME_SECS, state.config.secure_cookies),
     );
-    Response::from_parts(parts, Body::from(render(&created)))
+    Response::from_parts(parts, Body::empty())
+}
+
+/// `GET /tokens/new`: the secret of the token just created, once.
+pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let now = super::db::now();
+    let pending = request_cookie(&headers, COOKIE)
+        .and_then(|value| state.new_token_key.open(value))
+        .filter(|pending| pending.expires_at > now);
+    let first_showing = match &pending {
+        Some(pending) => {
+            let claimed = sqlx::query(
+                "INSERT INTO shown_secrets (ticket, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (ticket) DO NOTHING",
+            )
+            .bind(&pending.ticket)
+            .bind(pending.expires_at)
+            .execute(&state.db.pool)
+            .await;
+            match claimed {
+                Ok(done) => done.rows_affected() == 1,
+                Err(err) => {
+                    tracing::error!(error = %err, "could not claim a new-token ticket");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
+        }
+        None => false,
+    };
+    let html = match (&pending, first_showing) {
+        (Some(pending), true) => render(&pending.created),
+        _ => render_gone(),
+    };
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            ),
+            (
+                header::SET_COOKIE,
+                cookie("", 0, state.config.secure_cookies),
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// Forgets tickets whose cookies have expired anyway.
+pub async fn prune_shown(db: &super::db::Db) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM shown_secrets WHERE expires_at < $1")
+        .bind(super::db::now())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 fn escape(text: &str) -> String {
@@ -56,13 +203,7 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn render(created: &CreatedToken) -> String {
-    let name = escape(&created.token.name);
-    let duplicate = if created.duplicate_name {
-        "<p class=\"alert alert-warning\">You already had a token with this name. Give tokens distinct names to tell them apart later.</p>"
-    } else {
-        ""
-    };
+fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -70,13 +211,41 @@ fn render(created: &CreatedToken) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>Your new access token · Latchkey</title>
+<title>{title} · Latchkey</title>
 <link rel="stylesheet" href="/pkg/latchkey.css">
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <main id="main">
-<section class="card narrow" aria-labelledby="new-token-title">
+{body}
+</main>
+</body>
+</html>"#
+    )
+}
+
+fn render_gone() -> String {
+    page(
+        "Already shown",
+        r#"<section class="card narrow" aria-labelledby="gone-title">
+<h1 id="gone-title">This token was already shown</h1>
+<p>A new token's secret is shown once, right after it is created, and Latchkey keeps only a fingerprint of it. If you did not copy it, delete that token and create a new one.</p>
+<p><a class="btn btn-primary" href="/profile/tokens">Your access tokens</a></p>
+</section>"#,
+    )
+}
+
+fn render(created: &CreatedToken) -> String {
+    let name = escape(&created.token.name);
+    let duplicate = if created.duplicate_name {
+        "<p class=\"alert alert-warning\">You already had a token with this name. Give tokens distinct names to tell them apart later.</p>"
+    } else {
+        ""
+    };
+    page(
+        "Your new access token",
+        &format!(
+            r#"<section class="card narrow" aria-labelledby="new-token-title">
 <h1 id="new-token-title">Copy your new access token</h1>
 <p>The token “{name}” is ready.</p>
 <p class="alert alert-warning" role="alert"><strong>This is the only time it is shown.</strong> Copy it now and store it safely; Latchkey keeps only a fingerprint and cannot show it again.</p>
@@ -86,11 +255,9 @@ fn render(created: &CreatedToken) -> String {
 </div>
 {duplicate}
 <p><a class="btn btn-primary" href="{back}">Done, I have copied it</a></p>
-</section>
-</main>
-</body>
-</html>"#,
-        secret = escape(&created.secret),
-        back = escape(&created.scope.page()),
+</section>"#,
+            secret = escape(&created.secret),
+            back = escape(&created.scope.page()),
+        ),
     )
 }

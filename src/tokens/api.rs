@@ -94,6 +94,7 @@ pub async fn create_token(
             expiry: &expiry,
             custom_expiry: &custom_expiry,
             admin: matches!(admin.as_str(), "on" | "true"),
+            creator: None,
         },
         &policy,
     )

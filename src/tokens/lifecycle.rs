@@ -4,7 +4,9 @@
 //! reports from secret scanners. Server only.
 
 use super::secret::PlainToken;
-use super::server::{load_identity, Owner, TokenIdentity};
+use super::server::{
+    disable_with_successors, insert_token, load_identity, Owner, TokenIdentity, TokenInsert,
+};
 use super::TokenSummary;
 use crate::domain::{ExpiryPolicy, Role};
 use crate::error::AppError;
@@ -19,14 +21,16 @@ pub const MAX_GRACE_SECONDS: i64 = 24 * 3600;
 pub const MAX_LEAK_REPORT_ITEMS: usize = 100;
 
 /// The stored facts about a token found by its secret, whatever its state.
+#[derive(sqlx::FromRow)]
 struct StoredToken {
     id: i64,
-    kind: String,
     name: String,
     user_id: i64,
     org_id: Option<i64>,
     group_id: Option<i64>,
     created_by: Option<i64>,
+    created_by_token_id: Option<i64>,
+    created_by_token_name: Option<String>,
     expires_at: Option<i64>,
     disabled_at: Option<i64>,
 }
@@ -42,46 +46,22 @@ impl StoredToken {
             group_id: self.group_id,
             label: &self.name,
             detail: Some(detail),
+            subject_user_id: match self.owner() {
+                Owner::Personal { user_id } => Some(user_id),
+                _ => None,
+            },
         }
     }
 }
 
-type StoredRow = (
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+const STORED_SELECT: &str = "SELECT id, name, user_id, org_id, group_id, created_by, \
+     created_by_token_id, created_by_token_name, expires_at, disabled_at FROM access_tokens";
 
-const STORED_SELECT: &str = "SELECT id, kind, name, user_id, org_id, group_id, created_by, \
-     expires_at, disabled_at FROM access_tokens";
-
-fn stored(row: StoredRow) -> StoredToken {
-    let (id, kind, name, user_id, org_id, group_id, created_by, expires_at, disabled_at) = row;
-    StoredToken {
-        id,
-        kind,
-        name,
-        user_id,
-        org_id,
-        group_id,
-        created_by,
-        expires_at,
-        disabled_at,
-    }
-}
-
-async fn stored_by_id(db: &Db, id: i64) -> Result<StoredToken, AppError> {
-    let row: Option<StoredRow> = sqlx::query_as(&format!("{STORED_SELECT} WHERE id = $1"))
+async fn stored_by_id(db: &Db, id: i64) -> Result<Option<StoredToken>, AppError> {
+    Ok(sqlx::query_as(&format!("{STORED_SELECT} WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.pool)
-        .await?;
-    row.map(stored).ok_or_else(|| AppError::not_found("Token"))
+        .await?)
 }
 
 /// The token whose secret is `raw`; none for a malformed or unknown string,
@@ -90,11 +70,12 @@ async fn stored_by_secret(db: &Db, raw: &str) -> Result<Option<StoredToken>, App
     let Ok(token) = PlainToken::parse(raw.trim()) else {
         return Ok(None);
     };
-    let row: Option<StoredRow> = sqlx::query_as(&format!("{STORED_SELECT} WHERE digest = $1"))
-        .bind(token.digest().to_hex())
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(stored))
+    Ok(
+        sqlx::query_as(&format!("{STORED_SELECT} WHERE digest = $1"))
+            .bind(token.digest().to_hex())
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 /// The identity behind `raw` when it would be accepted right now; none when it
@@ -114,8 +95,9 @@ pub async fn describe_self(db: &Db, identity: &TokenIdentity) -> Result<TokenSum
     super::server::summary_by_id(db, identity.token_id).await
 }
 
-/// Disables one token (the token revoking itself, RFC 7009 revocation, or a
-/// leak report); an already disabled one is left as it was.
+/// Disables one token (the token revoking itself, or RFC 7009 revocation)
+/// and any successor it was rotated into; an already disabled one is left as
+/// it was.
 async fn disable(
     db: &Db,
     actor: &Actor<'_>,
@@ -124,11 +106,7 @@ async fn disable(
     detail: serde_json::Value,
 ) -> Result<(), AppError> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE access_tokens SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-        .bind(now())
-        .bind(token.id)
-        .execute(&mut *tx)
-        .await?;
+    disable_with_successors(&mut tx, token.id, now(), None).await?;
     audit::record(&mut *tx, actor, action, token.target(detail)).await?;
     db.commit_auth_change(tx).await?;
     Ok(())
@@ -141,7 +119,9 @@ pub async fn revoke_self(
     actor: &Actor<'_>,
     identity: &TokenIdentity,
 ) -> Result<(), AppError> {
-    let token = stored_by_id(db, identity.token_id).await?;
+    let token = stored_by_id(db, identity.token_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Token"))?;
     disable(
         db,
         actor,
@@ -184,50 +164,68 @@ pub struct Rotated {
 /// `rotated_expiry`); the old secret keeps working for `grace_seconds` and
 /// then expires. A token can neither widen nor lengthen what it may do by
 /// rotating.
+///
+/// The successor is inserted and the old row claimed in one transaction, and
+/// the claim is a guarded statement: only a token that still exists and is
+/// not disabled, reported leaked, already replaced or expired can be claimed.
+/// Unless exactly that one row changed, the transaction is rolled back and
+/// the answer is `None` (the caller answers 401): whatever another instance's
+/// cache still believes, a revoked token never hands out a successor.
 pub async fn rotate(
     db: &Db,
     actor: &Actor<'_>,
     identity: &TokenIdentity,
     grace_seconds: i64,
     policy: &ExpiryPolicy,
-) -> Result<Rotated, AppError> {
+) -> Result<Option<Rotated>, AppError> {
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
         return Err(AppError::invalid(
             "grace_seconds",
             format!("The grace period is from 0 to {MAX_GRACE_SECONDS} seconds (24 hours)."),
         ));
     }
-    let old = stored_by_id(db, identity.token_id).await?;
+    let Some(old) = stored_by_id(db, identity.token_id).await? else {
+        return Ok(None);
+    };
     let now = now();
     let expires_at = rotated_expiry(&old, policy, now);
     let secret = PlainToken::generate(old.owner().kind());
-    let previous_expires_at = match old.expires_at {
-        Some(at) => at.min(now + grace_seconds),
-        None => now + grace_seconds,
-    };
+    let grace_end = now + grace_seconds;
     let mut tx = db.pool.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, expires_at, org_id, group_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    let id = insert_token(
+        &mut tx,
+        TokenInsert {
+            kind: old.owner().kind(),
+            user_id: old.user_id,
+            name: &old.name,
+            secret: &secret,
+            created_at: now,
+            created_by: old.created_by,
+            created_by_token: old
+                .created_by_token_id
+                .zip(old.created_by_token_name.as_deref()),
+            expires_at,
+            owner: old.owner(),
+        },
     )
-    .bind(&old.kind)
-    .bind(old.user_id)
-    .bind(&old.name)
-    .bind(secret.digest().to_hex())
-    .bind(secret.hint())
-    .bind(now)
-    .bind(old.created_by)
-    .bind(expires_at)
-    .bind(old.org_id)
-    .bind(old.group_id)
-    .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE access_tokens SET expires_at = $1, replaced_by = $2 WHERE id = $3")
-        .bind(previous_expires_at)
-        .bind(id)
-        .bind(old.id)
-        .execute(&mut *tx)
-        .await?;
+    let claimed = sqlx::query(
+        "UPDATE access_tokens SET replaced_by = $1, \
+           expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END \
+         WHERE id = $3 AND disabled_at IS NULL AND leaked_at IS NULL AND replaced_by IS NULL \
+           AND (expires_at IS NULL OR expires_at > $4) \
+           AND EXISTS (SELECT 1 FROM users u WHERE u.id = access_tokens.user_id AND u.is_disabled = 0)",
+    )
+    .bind(id)
+    .bind(grace_end)
+    .bind(old.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     audit::record(
         &mut *tx,
         actor,
@@ -241,12 +239,12 @@ pub async fn rotate(
     )
     .await?;
     db.commit_auth_change(tx).await?;
-    Ok(Rotated {
+    Ok(Some(Rotated {
         token: super::server::summary_by_id(db, id).await?,
         secret: secret.expose_secret().to_string(),
         previous_token_id: old.id,
-        previous_expires_at,
-    })
+        previous_expires_at: old.expires_at.map_or(grace_end, |at| at.min(grace_end)),
+    }))
 }
 
 /// Rotation changes the secret, not the lifetime: the new token expires when
@@ -275,17 +273,8 @@ pub async fn report_leaked(
         let Some(token) = stored_by_secret(db, raw).await? else {
             continue;
         };
-        let now = now();
         let mut tx = db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE access_tokens SET disabled_at = COALESCE(disabled_at, $1), leaked_at = $1, \
-             leak_location = $2 WHERE id = $3",
-        )
-        .bind(now)
-        .bind(location.as_deref())
-        .bind(token.id)
-        .execute(&mut *tx)
-        .await?;
+        disable_with_successors(&mut tx, token.id, now(), Some(location.as_deref())).await?;
         audit::record(
             &mut *tx,
             &Actor::system("leak report"),
@@ -378,12 +367,13 @@ mod tests {
     fn token(expires_at: Option<i64>) -> StoredToken {
         StoredToken {
             id: 1,
-            kind: "personal".into(),
             name: "ci".into(),
             user_id: 1,
             org_id: None,
             group_id: None,
             created_by: None,
+            created_by_token_id: None,
+            created_by_token_name: None,
             expires_at,
             disabled_at: None,
         }

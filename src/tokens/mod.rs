@@ -112,6 +112,10 @@ pub struct TokenSummary {
     pub role: Option<Role>,
     /// Who created it (kept when that person leaves); none if the account is gone.
     pub created_by: Option<String>,
+    /// The token it was created with through the API, by name (kept when that
+    /// token is deleted); none when a person created it.
+    #[serde(default)]
+    pub created_by_token: Option<String>,
     /// When a secret scanner reported it found in public (it was disabled then).
     pub leaked_at: Option<i64>,
     /// The token that replaced it by rotation.
@@ -133,6 +137,10 @@ pub struct TokenActivity {
     pub action: String,
     pub token_name: String,
     pub ip: Option<String>,
+    /// Who caused it, as the audit trail names them: a person, a token, a
+    /// leak report, the holder of a secret revoking it.
+    #[serde(default)]
+    pub actor: String,
 }
 
 impl TokenActivity {

@@ -147,7 +147,7 @@ pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// Compares in constant time, for checks against a stored digest.

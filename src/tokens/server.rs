@@ -11,6 +11,7 @@ use crate::orgs::server::{group_manager_access, org_admin_access};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Db};
 use serde_json::json;
+use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -79,6 +80,10 @@ impl Owner {
             group_id: self.group_id(),
             label,
             detail: Some(detail),
+            subject_user_id: match self {
+                Owner::Personal { user_id } => Some(user_id),
+                _ => None,
+            },
         }
     }
 }
@@ -144,76 +149,69 @@ pub async fn creation_policy(
     Ok(instance.narrowed(max_days, allow_non_expiring != 0))
 }
 
-type TokenRow = (
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-);
+/// A token row as listed, mapped by column name.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    hint: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    disabled_at: Option<i64>,
+    last_used_at: Option<i64>,
+    last_used_ip: Option<String>,
+    role: Option<String>,
+    created_by: Option<String>,
+    created_by_token_name: Option<String>,
+    leaked_at: Option<i64>,
+    replaced_by: Option<i64>,
+}
 
-fn summary_from_row(row: TokenRow, now: i64) -> TokenSummary {
-    let (
-        id,
-        name,
-        hint,
-        created_at,
-        expires_at,
-        disabled_at,
-        last_used_at,
-        last_used_ip,
-        role,
-        created_by,
-        leaked_at,
-        replaced_by,
-    ) = row;
-    TokenSummary {
-        id,
-        name,
-        hint,
-        created_at,
-        expires_at,
-        last_used_at,
-        last_used_ip,
-        status: TokenStatus::of(disabled_at, expires_at, now),
-        role: role.as_deref().map(Role::from_db),
-        created_by,
-        leaked_at,
-        replaced_by,
+impl TokenRow {
+    fn summary(self, now: i64) -> TokenSummary {
+        TokenSummary {
+            id: self.id,
+            name: self.name,
+            hint: self.hint,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+            last_used_ip: self.last_used_ip,
+            status: TokenStatus::of(self.disabled_at, self.expires_at, now),
+            role: self.role.as_deref().map(Role::from_db),
+            created_by: self.created_by,
+            created_by_token: self.created_by_token_name,
+            leaked_at: self.leaked_at,
+            replaced_by: self.replaced_by,
+        }
     }
 }
 
 /// A token's listed fields, with the role its technical user holds and the
 /// name of whoever created it.
 const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.hint, t.created_at, t.expires_at, \
-     t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role), cu.display_name, \
-     t.leaked_at, t.replaced_by \
+     t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role) AS role, \
+     cu.display_name AS created_by, t.created_by_token_name, t.leaked_at, t.replaced_by \
      FROM access_tokens t \
      LEFT JOIN org_memberships om ON t.kind = 'organization' AND om.org_id = t.org_id AND om.user_id = t.user_id \
      LEFT JOIN group_memberships gm ON t.kind = 'group' AND gm.group_id = t.group_id AND gm.user_id = t.user_id \
      LEFT JOIN users cu ON cu.id = t.created_by";
 
-/// Recent token events of `owner`, newest first: for a person, the ones they
-/// caused on their own tokens; for an organization or group, everyone's.
+/// Recent token events of `owner`, newest first: for a person, every event
+/// about their own tokens, whoever caused it (they themselves, an admin, a leak
+/// report, an anonymous revocation); for an organization or group, everyone's.
 pub async fn recent_activity(
     db: &Db,
     owner: Owner,
     limit: i64,
 ) -> Result<Vec<TokenActivity>, AppError> {
     let (condition, id) = match owner {
-        Owner::Personal { user_id } => ("actor_user_id = $1 AND org_id IS NULL", user_id),
+        Owner::Personal { user_id } => ("subject_user_id = $1", user_id),
         Owner::Organization { org_id } => ("org_id = $1 AND group_id IS NULL", org_id),
         Owner::Group { group_id, .. } => ("group_id = $1", group_id),
     };
-    let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(&format!(
-        "SELECT occurred_at, action, target_label, ip FROM audit_events \
+    let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(&format!(
+        "SELECT occurred_at, action, target_label, ip, actor_label FROM audit_events \
          WHERE {condition} AND action LIKE 'token.%' ORDER BY id DESC LIMIT $2"
     ))
     .bind(id)
@@ -222,11 +220,12 @@ pub async fn recent_activity(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at, action, token_name, ip)| TokenActivity {
+        .map(|(at, action, token_name, ip, actor)| TokenActivity {
             at,
             action,
             token_name,
             ip,
+            actor,
         })
         .collect())
 }
@@ -241,7 +240,7 @@ pub async fn list(db: &Db, owner: Owner) -> Result<Vec<TokenSummary>, AppError> 
     .fetch_all(&db.pool)
     .await?;
     let now = now();
-    Ok(rows.into_iter().map(|r| summary_from_row(r, now)).collect())
+    Ok(rows.into_iter().map(|r| r.summary(now)).collect())
 }
 
 /// What a create form or API call asks for, as typed.
@@ -251,6 +250,92 @@ pub struct NewToken<'a> {
     pub custom_expiry: &'a str,
     /// For organization and group tokens: hold the admin role there.
     pub admin: bool,
+    /// The token making this one through the API; none for a signed-in person.
+    pub creator: Option<CreatorToken<'a>>,
+}
+
+/// A token that creates another: the new one may not outlive it.
+#[derive(Debug, Clone, Copy)]
+pub struct CreatorToken<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+impl CreatorToken<'_> {
+    /// Refuses an expiry later than the creator's own: a short-lived token
+    /// must not be able to mint a long-lived (or never-expiring) one.
+    fn bound(&self, expires_at: Option<i64>) -> Result<(), AppError> {
+        let Some(limit) = self.expires_at else {
+            return Ok(());
+        };
+        let when = crate::domain::format_utc(limit);
+        match expires_at {
+            None => Err(AppError::invalid(
+                "expiry",
+                format!(
+                    "The token making this request expires ({when} UTC), so it cannot create one that never does; choose an expiry on or before then."
+                ),
+            )),
+            Some(at) if at > limit => Err(AppError::invalid(
+                "expiry",
+                format!(
+                    "A token cannot create one that outlives it; choose an expiry on or before {when} UTC."
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// The columns of a new token row.
+pub(crate) struct TokenInsert<'a> {
+    pub kind: TokenKind,
+    pub user_id: i64,
+    pub name: &'a str,
+    pub secret: &'a PlainToken,
+    pub created_at: i64,
+    pub created_by: Option<i64>,
+    pub created_by_token: Option<(i64, &'a str)>,
+    pub expires_at: Option<i64>,
+    pub owner: Owner,
+}
+
+/// Inserts a token unless its owner already holds `MAX_TOKENS_PER_OWNER`; the
+/// count and the insert are one statement. Answers the new id, or a conflict
+/// naming the cap.
+pub(crate) async fn insert_token(
+    tx: &mut Transaction<'_, Any>,
+    row: TokenInsert<'_>,
+) -> Result<i64, AppError> {
+    let (condition, owner_id) = row.owner.condition();
+    let inserted: Option<(i64,)> = sqlx::query_as(&format!(
+        "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, \
+         created_by_token_id, created_by_token_name, expires_at, org_id, group_id) \
+         SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+         WHERE (SELECT COUNT(*) FROM access_tokens t WHERE {condition}) < $14 RETURNING id"
+    ))
+    .bind(owner_id)
+    .bind(row.kind.name())
+    .bind(row.user_id)
+    .bind(row.name)
+    .bind(row.secret.digest().to_hex())
+    .bind(row.secret.hint())
+    .bind(row.created_at)
+    .bind(row.created_by)
+    .bind(row.created_by_token.map(|(id, _)| id))
+    .bind(row.created_by_token.map(|(_, name)| name))
+    .bind(row.expires_at)
+    .bind(row.owner.org_id())
+    .bind(row.owner.group_id())
+    .bind(MAX_TOKENS_PER_OWNER)
+    .fetch_optional(&mut **tx)
+    .await?;
+    inserted.map(|(id,)| id).ok_or_else(|| {
+        AppError::Conflict(format!(
+            "There are {MAX_TOKENS_PER_OWNER} tokens here, the most allowed. Delete ones no longer in use first."
+        ))
+    })
 }
 
 /// Creates a token for `owner` (whose management the caller was cleared for).
@@ -267,20 +352,17 @@ pub async fn create(
     let name = TokenName::parse(new.name)?;
     let now = now();
     let expires_at = policy.resolve(ExpiryChoice::parse(new.expiry, new.custom_expiry)?, now)?;
+    if let Some(creator) = &new.creator {
+        creator.bound(expires_at)?;
+    }
     let (condition, owner_id) = owner.condition();
-    let (count, same_name): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.name = $2 THEN 1 ELSE 0 END), 0) \
-         FROM access_tokens t WHERE {condition}"
+    let (same_name,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM access_tokens t WHERE {condition} AND t.name = $2"
     ))
     .bind(owner_id)
     .bind(name.as_str())
     .fetch_one(&db.pool)
     .await?;
-    if count >= MAX_TOKENS_PER_OWNER {
-        return Err(AppError::Conflict(format!(
-            "There are {MAX_TOKENS_PER_OWNER} tokens here, the most allowed. Delete ones no longer in use first."
-        )));
-    }
     let role = match owner {
         Owner::Personal { .. } => None,
         _ if new.admin => Some(Role::Admin),
@@ -318,21 +400,20 @@ pub async fn create(
             technical_id
         }
     };
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, expires_at, org_id, group_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    let id = insert_token(
+        &mut tx,
+        TokenInsert {
+            kind: owner.kind(),
+            user_id: acting_user,
+            name: name.as_str(),
+            secret: &token,
+            created_at: now,
+            created_by: actor.user_id,
+            created_by_token: new.creator.map(|c| (c.id, c.name)),
+            expires_at,
+            owner,
+        },
     )
-    .bind(owner.kind().name())
-    .bind(acting_user)
-    .bind(name.as_str())
-    .bind(token.digest().to_hex())
-    .bind(token.hint())
-    .bind(now)
-    .bind(actor.user_id)
-    .bind(expires_at)
-    .bind(owner.org_id())
-    .bind(owner.group_id())
-    .fetch_one(&mut *tx)
     .await?;
     audit::record(
         &mut *tx,
@@ -345,26 +426,8 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    let created_by: Option<(String,)> =
-        sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
-            .bind(actor.user_id)
-            .fetch_optional(&db.pool)
-            .await?;
     Ok(CreatedToken {
-        token: TokenSummary {
-            id,
-            name: name.as_str().to_string(),
-            hint: token.hint(),
-            created_at: now,
-            expires_at,
-            last_used_at: None,
-            last_used_ip: None,
-            status: TokenStatus::Active,
-            role,
-            created_by: created_by.map(|(n,)| n),
-            leaked_at: None,
-            replaced_by: None,
-        },
+        token: summary_by_id(db, id).await?,
         secret: token.expose_secret().to_string(),
         duplicate_name: same_name > 0,
         scope,
@@ -380,7 +443,7 @@ async fn owned_token(db: &Db, owner: Owner, token_id: i64) -> Result<TokenSummar
             .bind(token_id)
             .fetch_optional(&db.pool)
             .await?;
-    row.map(|r| summary_from_row(r, now()))
+    row.map(|r| r.summary(now()))
         .ok_or_else(|| AppError::not_found("Token"))
 }
 
@@ -391,11 +454,13 @@ pub async fn summary_by_id(db: &Db, token_id: i64) -> Result<TokenSummary, AppEr
         .bind(token_id)
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|r| summary_from_row(r, now()))
+    row.map(|r| r.summary(now()))
         .ok_or_else(|| AppError::not_found("Token"))
 }
 
-/// Disables (revokes) or enables (reactivates) one token of `owner`.
+/// Disables (revokes) or enables (reactivates) one token of `owner`. A token
+/// reported leaked stays disabled: its secret is public, so the way forward is
+/// a new token.
 pub async fn set_enabled(
     db: &Db,
     actor: &Actor<'_>,
@@ -404,18 +469,30 @@ pub async fn set_enabled(
     enabled: bool,
 ) -> Result<TokenSummary, AppError> {
     let token = owned_token(db, owner, token_id).await?;
-    if enabled && token.status == TokenStatus::Expired {
-        return Err(AppError::Conflict(
-            "An expired token cannot be enabled. Create a new one.".into(),
-        ));
-    }
-    let disabled_at = (!enabled).then(now);
+    let now = now();
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE access_tokens SET disabled_at = $1 WHERE id = $2")
-        .bind(disabled_at)
+    if enabled {
+        // Guarded in the statement itself: a leak report or expiry landing
+        // after the read above still wins.
+        let changed = sqlx::query(
+            "UPDATE access_tokens SET disabled_at = NULL WHERE id = $1 AND leaked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)",
+        )
         .bind(token_id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
+        if changed.rows_affected() == 0 {
+            let current = owned_token(db, owner, token_id).await?;
+            return Err(AppError::Conflict(if current.leaked_at.is_some() {
+                LEAKED_STAYS_DISABLED.into()
+            } else {
+                "An expired token cannot be enabled. Create a new one.".into()
+            }));
+        }
+    } else {
+        disable_with_successors(&mut tx, token_id, now, None).await?;
+    }
     let action = if enabled {
         "token.enabled"
     } else {
@@ -432,6 +509,56 @@ pub async fn set_enabled(
     owned_token(db, owner, token_id).await
 }
 
+pub const LEAKED_STAYS_DISABLED: &str = "This token was reported leaked: its secret is public, so it cannot be enabled again. Delete it and create a new one (or rotate its replacement) for the integrations that used it.";
+
+/// Disables `token_id` and every token that replaced it by rotation, so a
+/// revocation also reaches a successor minted while it was in flight. The
+/// token's own row is changed first, taking its row lock; the successors are
+/// then found by statements that start after any rotation holding that lock
+/// committed, repeated until none is left active. With `leak`, the token is
+/// also marked reported leaked (where it was seen, if known).
+pub(crate) async fn disable_with_successors(
+    tx: &mut Transaction<'_, Any>,
+    token_id: i64,
+    now: i64,
+    leak: Option<Option<&str>>,
+) -> Result<u64, sqlx::Error> {
+    let own = match leak {
+        None => sqlx::query(
+            "UPDATE access_tokens SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2",
+        )
+        .bind(now)
+        .bind(token_id),
+        Some(location) => sqlx::query(
+            "UPDATE access_tokens SET disabled_at = COALESCE(disabled_at, $1), leaked_at = $1, \
+             leak_location = $3 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(location),
+    };
+    let mut changed = own.execute(&mut **tx).await?.rows_affected();
+    loop {
+        let successors = sqlx::query(
+            "WITH RECURSIVE successors (id) AS ( \
+               SELECT replaced_by FROM access_tokens WHERE id = $2 AND replaced_by IS NOT NULL \
+               UNION SELECT t.replaced_by FROM access_tokens t JOIN successors s ON t.id = s.id \
+                 WHERE t.replaced_by IS NOT NULL) \
+             UPDATE access_tokens SET disabled_at = $1 \
+             WHERE id IN (SELECT id FROM successors) AND disabled_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if successors == 0 {
+            return Ok(changed);
+        }
+        changed += successors;
+    }
+}
+
 /// Deletes one token of `owner` for good; an organization or group token's
 /// technical user goes with it. The audit trail keeps the event.
 pub async fn delete(
@@ -442,6 +569,14 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     let token = owned_token(db, owner, token_id).await?;
     let mut tx = db.pool.begin().await?;
+    let deleted: Option<(i64,)> =
+        sqlx::query_as("DELETE FROM access_tokens WHERE id = $1 RETURNING user_id")
+            .bind(token_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((user_id,)) = deleted else {
+        return Err(AppError::not_found("Token"));
+    };
     audit::record(
         &mut *tx,
         actor,
@@ -449,14 +584,6 @@ pub async fn delete(
         owner.target(&token.name, json!({ "token_id": token_id })),
     )
     .await?;
-    let (user_id,): (i64,) = sqlx::query_as("SELECT user_id FROM access_tokens WHERE id = $1")
-        .bind(token_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM access_tokens WHERE id = $1")
-        .bind(token_id)
-        .execute(&mut *tx)
-        .await?;
     // A technical user goes with its last token (a rotated token and its
     // successor share one); its memberships go by cascade.
     sqlx::query(

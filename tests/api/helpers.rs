@@ -56,6 +56,8 @@ pub struct TestApp {
     pub base: String,
     pub db_url: String,
     pub db: Db,
+    /// The one-time setup code, when this instance asks for one.
+    pub setup_code: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -108,26 +110,35 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
     let (url, dir) = fresh_database(backend).await?;
-    let (base, db) = start_instance(&url, configure).await;
+    let (base, db, setup_code) = start_instance(&url, configure).await;
     Some(TestApp {
         backend,
         db_url: url,
         base,
         db,
+        setup_code,
         _dir: dir,
     })
 }
 
-/// Starts a server on `url`; returns its base URL and its database handle.
-async fn start_instance(url: &str, configure: impl FnOnce(&mut Config)) -> (String, Db) {
+/// Starts a server on `url`; returns its base URL, its database handle and
+/// its setup code, if it asks for one.
+async fn start_instance(
+    url: &str,
+    configure: impl FnOnce(&mut Config),
+) -> (String, Db, Option<String>) {
     let mut config = Config::for_database(url.to_string());
     configure(&mut config);
     let state = startup::prepare(config).await.expect("app starts");
     let db = state.db.clone();
+    let setup_code = state.setup_code.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(startup::serve(listener, state));
-    (format!("http://{addr}"), db)
+    // Started before serving, so the instance has seen the database's
+    // `auth_epoch` once before its first request.
+    startup::spawn_background_jobs(&state).await;
+    tokio::spawn(startup::run(listener, state));
+    (format!("http://{addr}"), db, setup_code)
 }
 
 impl TestApp {

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod authorization;
 mod cli;
+mod hardening;
 mod org_tokens;
 mod orgs;
 mod pages;

@@ -8,6 +8,7 @@ on_both_databases!(
     pages_carry_security_headers_with_a_csp_nonce,
     cross_site_posts_are_refused,
     forms_work_without_javascript_and_keep_what_was_typed,
+    links_cannot_inject_form_errors,
     unknown_organization_page_is_404,
     signed_in_pages_render_members_and_tabs,
 );
@@ -110,7 +111,9 @@ async fn forms_work_without_javascript_and_keep_what_was_typed(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.contains("__err="), "{location}");
+    // The error travels in a signed cookie, not in the address.
+    assert!(!location.contains("__err"), "{location}");
+    assert!(!location.contains("Typed"), "{location}");
     let path = location.trim_start_matches(&app.base);
     let page = app.get(&root, path).await.text().await.unwrap();
     assert!(
@@ -145,12 +148,12 @@ async fn forms_work_without_javascript_and_keep_what_was_typed(app: TestApp) {
         .await
         .unwrap();
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    let page = app
-        .get(&visitor, location.trim_start_matches(&app.base))
-        .await
-        .text()
-        .await
-        .unwrap();
+    assert!(
+        !location.contains("example.com/") && !location.contains("root%40"),
+        "no typed email in the address: {location}"
+    );
+    let path = location.trim_start_matches(&app.base).to_string();
+    let page = app.get(&visitor, &path).await.text().await.unwrap();
     assert!(
         page.contains("The email or password is not right."),
         "sign-in error shown"
@@ -159,6 +162,47 @@ async fn forms_work_without_javascript_and_keep_what_was_typed(app: TestApp) {
         page.contains("value=\"root@example.com\""),
         "typed email kept"
     );
+    // Shown once: a reload is a clean form.
+    let again = app.get(&visitor, &path).await.text().await.unwrap();
+    assert!(!again.contains("The email or password is not right."));
+}
+
+/// A link cannot make a Latchkey page show words of its author's choosing
+/// beside a field: error parameters in an address are dropped, and a forged
+/// or foreign error cookie is ignored.
+async fn links_cannot_inject_form_errors(app: TestApp) {
+    use base64::Engine;
+    app.setup_admin().await;
+    let crafted = serde_json::json!({ "Invalid": {
+        "field": "password",
+        "message": "Your account is locked. Call +1 555 0100 to unlock it.",
+        "input": {}
+    }});
+    let encoded = base64::engine::general_purpose::URL_SAFE.encode(crafted.to_string());
+    let visitor = app.client();
+    let res = app
+        .get(
+            &visitor,
+            &format!("/sign-in?__path=%2Frpc%2Fsign_in&__err={encoded}"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/sign-in");
+    assert!(!res.text().await.unwrap().contains("Call +1"));
+
+    let forged = format!("latchkey_form_error=/rpc/sign_in|{encoded}|9999999999|00ff");
+    let page = visitor
+        .get(format!("{}/sign-in", app.base))
+        .header("accept", "text/html")
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign in"), "the sign-in page");
+    assert!(!page.contains("Call +1"), "forged cookie ignored");
 }
 
 async fn unknown_organization_page_is_404(app: TestApp) {

@@ -576,6 +576,24 @@ async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: 
     let res = post(vec![("name", "plain form"), ("expiry", "7d")])
         .await
         .unwrap();
+    // Post, then redirect: the secret is not in the answer to the post, so
+    // reloading the page that shows it cannot post (and mint) again.
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/tokens/new");
+    let set_cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("latchkey_new_token="))
+        .expect("the new token travels in a cookie");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Path=/tokens/new"));
+    assert!(
+        !set_cookie.contains("lkp_"),
+        "only ciphertext in the cookie"
+    );
+    assert!(res.text().await.unwrap().is_empty());
+    let res = app.get(&ann, "/tokens/new").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let csp = res.headers()["content-security-policy"]
@@ -595,9 +613,33 @@ async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: 
     assert!(page.contains("This is the only time it is shown."));
     assert!(!page.contains("<script"), "no scripts on the secret page");
     assert_eq!(whoami(&app, secret).await.0, StatusCode::OK);
-    // Reloading the token list never shows it again.
+    // Reloading the token list never shows it again...
     let list_page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
     assert!(!list_page.contains(secret));
+    // ...nor does reloading the secret page, even with the cookie replayed.
+    let reload = app.get(&ann, "/tokens/new").await.text().await.unwrap();
+    assert!(!reload.contains(secret) && reload.contains("already shown"));
+    let cookie_value = set_cookie.split(';').next().unwrap().to_string();
+    let replayed = app
+        .client()
+        .get(format!("{}/tokens/new", app.base))
+        .header("cookie", cookie_value)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !replayed.contains(secret),
+        "a replayed cookie shows nothing"
+    );
+    let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
+    assert_eq!(
+        list["tokens"].as_array().unwrap().len(),
+        1,
+        "one token made"
+    );
 
     // A mistake goes back to the open dialog with its message and the typed name.
     let res = post(vec![
