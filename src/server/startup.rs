@@ -16,9 +16,9 @@ use axum::middleware;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -112,8 +112,19 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     }))
 }
 
+/// The page routes, worked out once per process. Working them out renders the
+/// app with resource loading switched off through a process-wide flag
+/// (leptos_server's `SuppressResourceLoad`), so a page another instance in the
+/// same process renders meanwhile would wait forever on a resource first
+/// polled inside that window (leptos-rs/leptos#4773). Generated once, before
+/// any router exists, no render can overlap it.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let config = &state.config;
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(session_cookie(config.secure_cookies))

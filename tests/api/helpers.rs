@@ -123,7 +123,7 @@ pub async fn spawn_app_with(
 
 /// Starts a server on `url`; returns its base URL, its database handle and
 /// its setup code, if it asks for one.
-async fn start_instance(
+pub async fn start_instance(
     url: &str,
     configure: impl FnOnce(&mut Config),
 ) -> (String, Db, Option<String>) {

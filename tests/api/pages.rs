@@ -279,3 +279,38 @@ async fn signed_in_pages_render_members_and_tabs(app: TestApp) {
     let page = app.get(&root, "/profile").await.text().await.unwrap();
     assert!(page.contains("root@example.com"));
 }
+
+/// Instances started in the same process (as the test suite does, or an
+/// embedding program) must not stall a page another instance is rendering:
+/// working out the page routes once switched resource loading off
+/// process-wide, and a resource first polled in that moment never finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_more_instances_start_in_the_process() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let root = app.setup_admin().await;
+    app.rpc(&root, "create_org", &[("name", "Acme"), ("slug", "acme")])
+        .await;
+    let starting = tokio::spawn({
+        let db_url = app.db_url.clone();
+        async move {
+            for _ in 0..30 {
+                crate::helpers::start_instance(&db_url, |_| {}).await;
+            }
+        }
+    });
+    let mut pages = 0;
+    while !starting.is_finished() {
+        for path in ["/orgs/acme", "/orgs/acme/settings", "/profile"] {
+            let page =
+                tokio::time::timeout(std::time::Duration::from_secs(10), app.get(&root, path))
+                    .await
+                    .unwrap_or_else(|_| panic!("{path} stalled after {pages} pages"));
+            assert_eq!(page.status(), StatusCode::OK, "{path}");
+            pages += 1;
+        }
+    }
+    starting.await.unwrap();
+    assert!(pages > 0);
+}
