@@ -11,7 +11,7 @@ fn identity(token_id: i64) -> Arc<TokenIdentity> {
     Arc::new(TokenIdentity {
         token_id,
         token_name: format!("token {token_id}"),
-        kind: "personal".into(),
+        kind: TokenKind::Personal,
         user_id: 1,
         display_name: "Bench".into(),
         email: Some("bench@example.com".into()),

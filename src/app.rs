@@ -5,6 +5,7 @@ use crate::auth::SessionInfo;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
 use crate::pages::{
+    admin_scopes::ScopesAdminPage,
     api_docs::ApiDocsPage,
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
@@ -111,6 +112,7 @@ fn Layout() -> impl IntoView {
                     match session.await {
                         Ok(SessionInfo { user: Some(user), .. }) => view! {
                             <nav class="account" aria-label="Account">
+                                {user.is_instance_admin.then(|| view! { <A href="/admin/scopes">"Scopes"</A> })}
                                 <A href="/profile">{user.display_name}</A>
                                 <ActionForm action=sign_out>
                                     <button type="submit" class="btn btn-ghost">"Sign out"</button>
@@ -132,6 +134,7 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/scopes") view=ScopesAdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=OrgMembersTab/>

@@ -546,3 +546,138 @@ mod tests {
         assert!(Role::parse("owner").is_err());
     }
 }
+
+/// Most addresses and networks one token's allowlist holds.
+pub const MAX_ALLOWED_ADDRESSES: usize = 10;
+
+/// Where a token may be used from: addresses and CIDR networks, IPv4 or IPv6.
+/// Empty means anywhere.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedAddresses(Vec<ipnet::IpNet>);
+
+#[cfg(feature = "ssr")]
+impl AllowedAddresses {
+    /// As typed: separated by spaces, commas or new lines.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let invalid = |message: String| AppError::invalid("allowed_ips", message);
+        let mut networks: Vec<ipnet::IpNet> = Vec::new();
+        for entry in raw
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+        {
+            let network = Self::entry(entry).ok_or_else(|| {
+                let shown: String = entry.chars().take(60).collect();
+                invalid(format!(
+                    "\u{201c}{shown}\u{201d} is not an IPv4 or IPv6 address or network (such as 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32)."
+                ))
+            })?;
+            if !networks.contains(&network) {
+                networks.push(network);
+            }
+        }
+        if networks.len() > MAX_ALLOWED_ADDRESSES {
+            return Err(invalid(format!(
+                "List at most {MAX_ALLOWED_ADDRESSES} addresses or networks."
+            )));
+        }
+        Ok(AllowedAddresses(networks))
+    }
+
+    /// One address (a network of one) or network; host bits are dropped.
+    fn entry(raw: &str) -> Option<ipnet::IpNet> {
+        match raw.parse::<std::net::IpAddr>() {
+            Ok(address) => Some(ipnet::IpNet::from(address)),
+            Err(_) => raw.parse::<ipnet::IpNet>().ok().map(|net| net.trunc()),
+        }
+    }
+
+    /// From the `allowed_ips` column (written only through `to_stored`).
+    pub fn from_stored(stored: &str) -> Self {
+        AllowedAddresses(stored.split_whitespace().filter_map(Self::entry).collect())
+    }
+
+    pub fn to_stored(&self) -> String {
+        self.entries().join(" ")
+    }
+
+    /// Single addresses without their `/32` or `/128`.
+    pub fn entries(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|net| {
+                if net.prefix_len() == net.max_prefix_len() {
+                    net.addr().to_string()
+                } else {
+                    net.to_string()
+                }
+            })
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a request from `ip` may use the token. Without a known address
+    /// only an empty list allows it.
+    pub fn allows(&self, ip: Option<std::net::IpAddr>) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip else { return false };
+        // An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`).
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod allowed_addresses_tests {
+    use super::AllowedAddresses;
+
+    #[test]
+    fn addresses_and_networks_parse_and_match() {
+        let list = AllowedAddresses::parse("203.0.113.7, 10.1.2.3/8\n2001:db8::/32").unwrap();
+        assert_eq!(
+            list.entries(),
+            ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]
+        );
+        assert_eq!(AllowedAddresses::from_stored(&list.to_stored()), list);
+        for allowed in [
+            "203.0.113.7",
+            "10.200.0.1",
+            "2001:db8:1::5",
+            "::ffff:10.0.0.9",
+        ] {
+            assert!(list.allows(Some(allowed.parse().unwrap())), "{allowed}");
+        }
+        for refused in ["203.0.113.8", "11.0.0.1", "2001:db9::1"] {
+            assert!(!list.allows(Some(refused.parse().unwrap())), "{refused}");
+        }
+        assert!(!list.allows(None));
+        assert!(AllowedAddresses::parse("").unwrap().allows(None));
+    }
+
+    #[test]
+    fn bad_entries_and_long_lists_are_refused() {
+        let err = AllowedAddresses::parse("10.0.0.1 example.com").unwrap_err();
+        assert!(err
+            .field_message("allowed_ips")
+            .unwrap()
+            .contains("example.com"));
+        let eleven: Vec<String> = (1..=11).map(|i| format!("10.0.0.{i}")).collect();
+        assert!(AllowedAddresses::parse(&eleven.join(" ")).is_err());
+        assert!(AllowedAddresses::parse(&eleven[..10].join(" ")).is_ok());
+        // The same network twice counts once.
+        assert_eq!(
+            AllowedAddresses::parse("10.0.0.1 10.0.0.1/32")
+                .unwrap()
+                .entries(),
+            ["10.0.0.1"]
+        );
+    }
+}

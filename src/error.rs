@@ -21,6 +21,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// A token was used beyond its scopes; names the scope it lacks.
+    #[error("This access token lacks the scope {0}, which this needs.")]
+    InsufficientScope(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -83,6 +86,7 @@ impl AppError {
             AppError::Invalid { .. } => "invalid_input",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
+            AppError::InsufficientScope(_) => "insufficient_scope",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::TooManyRequests(_) => "too_many_requests",
@@ -95,7 +99,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => 422,
             AppError::Unauthenticated => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::InsufficientScope(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests(_) => 429,

@@ -4,6 +4,7 @@
 // needs more than the default query depth to lay it out.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod components;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod orgs;
 pub mod pages;
+pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod tokens;

@@ -18,7 +18,7 @@ test('a token reported leaked is disabled and flagged on its owner\'s tab', asyn
   const email = `leaky-${info.project.name}@example.com`;
   createUser(email, 'Leaky');
   await signIn(page, info, email);
-  const created = await page.request.post('/rpc/create_token', { form: { name: 'pushed by mistake', expiry: '7d' } });
+  const created = await page.request.post('/rpc/create_token', { form: { name: 'pushed by mistake', expiry: '7d', 'scopes[]': 'identity:read' } });
   expect(created.ok()).toBe(true);
   const secret: string = (await created.json()).secret;
 

@@ -5,6 +5,7 @@ use super::{
     AuditEntry, AuditPage, GroupLink, GroupSummary, GroupView, Member, MyOrg, OrgSettings,
     AUDIT_PAGE_SIZE,
 };
+use crate::access::{self, Action, Caller, GroupStanding, Standing, TokensOf};
 use crate::auth::CurrentUser;
 use crate::domain::{Email, Name, Role, Slug};
 use crate::error::AppError;
@@ -31,7 +32,13 @@ pub struct GroupAccess {
 
 impl GroupAccess {
     pub fn can_manage(&self) -> bool {
-        self.org.role == Role::Admin || self.group_role == Some(Role::Admin)
+        access::decide(
+            Caller::Person {
+                instance_admin: false,
+            },
+            Action::AdministerGroup(Some(self.standing())),
+        )
+        .is_ok()
     }
 
     pub fn view(&self) -> GroupView {
@@ -46,9 +53,40 @@ impl GroupAccess {
     }
 }
 
-/// Organizations are visible to their members only; to anyone else an existing
-/// organization looks exactly like a missing one.
-pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAccess, AppError> {
+impl OrgAccess {
+    fn standing(&self) -> Standing {
+        Standing {
+            org_id: self.id,
+            org_role: Some(self.role),
+            group: None,
+        }
+    }
+}
+
+impl GroupAccess {
+    fn standing(&self) -> Standing {
+        Standing {
+            group: Some(GroupStanding {
+                group_id: self.group_id,
+                role: self.group_role,
+            }),
+            ..self.org.standing()
+        }
+    }
+}
+
+fn person(user: &CurrentUser) -> Caller<'static> {
+    Caller::Person {
+        instance_admin: user.is_instance_admin,
+    }
+}
+
+/// The person's membership of the organization called `slug`, if any.
+async fn membership(
+    db: &Db,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<Option<OrgAccess>, AppError> {
     let row: Option<(i64, String, String, String)> = sqlx::query_as(
         "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
          JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 WHERE o.slug = $2",
@@ -57,25 +95,51 @@ pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAc
     .bind(slug)
     .fetch_optional(&db.pool)
     .await?;
-    let (id, slug, name, role) = row.ok_or_else(|| AppError::not_found("Organization"))?;
-    Ok(OrgAccess {
+    Ok(row.map(|(id, slug, name, role)| OrgAccess {
         id,
         slug,
         name,
         role: Role::from_db(&role),
-    })
+    }))
 }
 
+/// Organizations are visible to their members only; to anyone else an existing
+/// organization looks exactly like a missing one.
+pub async fn org_access(db: &Db, user: &CurrentUser, slug: &str) -> Result<OrgAccess, AppError> {
+    cleared(db, user, slug, Action::ReadOrg).await
+}
+
+/// The organization, when the person may administer it (members, settings,
+/// audit trail).
 pub async fn org_admin_access(
     db: &Db,
     user: &CurrentUser,
     slug: &str,
 ) -> Result<OrgAccess, AppError> {
-    let access = org_access(db, user, slug).await?;
-    if access.role != Role::Admin {
-        return Err(AppError::Forbidden);
-    }
-    Ok(access)
+    cleared(db, user, slug, Action::AdministerOrg).await
+}
+
+/// The organization, when the person may manage its tokens.
+pub async fn org_token_access(
+    db: &Db,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<OrgAccess, AppError> {
+    cleared(db, user, slug, |standing| {
+        Action::ManageTokens(TokensOf::Organization(standing))
+    })
+    .await
+}
+
+async fn cleared(
+    db: &Db,
+    user: &CurrentUser,
+    slug: &str,
+    action: impl FnOnce(Option<Standing>) -> Action,
+) -> Result<OrgAccess, AppError> {
+    let org = membership(db, user, slug).await?;
+    access::decide(person(user), action(org.as_ref().map(OrgAccess::standing)))?;
+    org.ok_or(AppError::Internal)
 }
 
 pub async fn group_access(
@@ -112,9 +176,25 @@ pub async fn group_manager_access(
     group_slug: &str,
 ) -> Result<GroupAccess, AppError> {
     let access = group_access(db, user, org_slug, group_slug).await?;
-    if !access.can_manage() {
-        return Err(AppError::Forbidden);
-    }
+    access::decide(
+        person(user),
+        Action::AdministerGroup(Some(access.standing())),
+    )?;
+    Ok(access)
+}
+
+/// The group, when the person may manage its tokens.
+pub async fn group_token_access(
+    db: &Db,
+    user: &CurrentUser,
+    org_slug: &str,
+    group_slug: &str,
+) -> Result<GroupAccess, AppError> {
+    let access = group_access(db, user, org_slug, group_slug).await?;
+    access::decide(
+        person(user),
+        Action::ManageTokens(TokensOf::Group(Some(access.standing()))),
+    )?;
     Ok(access)
 }
 
@@ -210,9 +290,7 @@ pub async fn create_org_as(
     name: &str,
     slug: &str,
 ) -> Result<Slug, AppError> {
-    if !user.is_instance_admin {
-        return Err(AppError::Forbidden);
-    }
+    access::decide(person(user), Action::AdministerInstance)?;
     create_org(ctx.db(), &ctx.actor(user), name, slug, user.id).await
 }
 

@@ -1,5 +1,6 @@
 //! One routed page per file.
 
+pub mod admin_scopes;
 pub mod api_docs;
 pub mod group;
 pub mod home;

@@ -4,10 +4,14 @@
 
 use super::profile::profile_tabs;
 use super::with_user;
+use crate::access::IDENTITY_READ;
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
 };
 use crate::domain::{ExpiryChoice, Role};
+use crate::error::AppError;
+use crate::scopes::api::token_grant_options;
+use crate::scopes::ScopeInfo;
 use crate::tokens::api::{
     list_token_activity, list_tokens, token_policy, CreateToken, DeleteToken, RevokeAllTokens,
     SetTokenEnabled,
@@ -290,7 +294,22 @@ fn TokenTable(
                         let scope_again = scope.clone();
                         view! {
                             <tr>
-                                <th scope="row">{t.name.clone()}</th>
+                                <th scope="row">
+                                    {t.name.clone()}
+                                    <ul class="scope-chips" aria-label="Scopes">
+                                        {t.scopes.iter().map(|scope| view! { <li><code>{scope.clone()}</code></li> }).collect_view()}
+                                    </ul>
+                                    {t.acts_in.clone().map(|orgs| view! {
+                                        <span class="muted small">{if orgs.is_empty() {
+                                            "Acts in no organization".to_string()
+                                        } else {
+                                            format!("Acts in {}", orgs.join(", "))
+                                        }}</span>
+                                    })}
+                                    {(!t.allowed_ips.is_empty()).then(|| view! {
+                                        <span class="muted small">{format!("Only from {}", t.allowed_ips.join(", "))}</span>
+                                    })}
+                                </th>
                                 <td><code>{t.hint.clone()}</code></td>
                                 {shared.then(|| view! { <td>{role}</td><td>{created_by}</td> })}
                                 <td>{format_date(t.created_at)}</td>
@@ -308,6 +327,15 @@ fn TokenTable(
                                         }.into_any(),
                                         None => view! { <span class="muted">"Never used"</span> }.into_any(),
                                     }}
+                                    {t.last_refused_at.map(|at| view! {
+                                        <span class="small refused" title=format_datetime(at)>
+                                            {format!(
+                                                "Refused {} from {}",
+                                                relative_time(at, now),
+                                                t.last_refused_ip.clone().unwrap_or_else(|| "an unknown address".into())
+                                            )}
+                                        </span>
+                                    })}
                                 </td>
                                 <td>
                                     {status_badge(t.status)}
@@ -464,12 +492,116 @@ fn CreateTokenDialog(
                         <p class="field-hint">"Without it the token gets the user role: it can read, not manage."</p>
                     </div>
                 })}
+                <GrantFields scope=scope.clone() error/>
                 <div class="dialog-actions">
                     <a class="btn" href=page on:click=close>"Cancel"</a>
                     <button type="submit" class="btn btn-primary">"Create token"</button>
                 </div>
             </ActionForm>
         </dialog>
+    }
+}
+
+/// What the new token may do: its scopes, grouped as Latchkey's own API and
+/// the services that introspect tokens; for a personal token the
+/// organizations it acts in; and the addresses it may be used from.
+#[component]
+fn GrantFields(scope: TokenScope, error: Signal<Option<AppError>>) -> impl IntoView {
+    let options = Resource::new(|| (), {
+        let (org, group) = (scope.org_field(), scope.group_field());
+        move |_| token_grant_options(org.clone(), group.clone())
+    });
+    // After a refused submission, what was ticked and typed comes back.
+    let echoed = move |name: &str| error.get_untracked().and_then(|e| e.echoed(name));
+    let ticked_scopes: Vec<String> = echoed("scopes")
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_else(|| vec![IDENTITY_READ.to_string()]);
+    let restricted = echoed("acts").is_some_and(|v| v == "some");
+    let ticked_orgs: Vec<String> = echoed("acts_in")
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let typed_ips = echoed("allowed_ips").unwrap_or_default();
+    let message =
+        move |field: &'static str| move || error.get().and_then(|e| e.field_message(field));
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let (ticked_scopes, ticked_orgs) = (ticked_scopes.clone(), ticked_orgs.clone());
+                Suspend::new(async move {
+                    let Ok(options) = options.await else {
+                        return ().into_any();
+                    };
+                    let checkbox = move |scope: ScopeInfo, ticked: bool| {
+                        let id = format!("scope-{}", scope.name.replace([':', '.'], "-"));
+                        view! {
+                            <div class="field field-check">
+                                <input id=id.clone() type="checkbox" name="scopes[]" value=scope.name.clone() checked=ticked/>
+                                <label for=id><code>{scope.name}</code>" " <span class="muted">{scope.description}</span></label>
+                            </div>
+                        }
+                    };
+                    let is_ticked = move |name: &str| ticked_scopes.iter().any(|t| t == name);
+                    let custom_empty = options.custom.is_empty();
+                    view! {
+                        <fieldset class="field" class:field-invalid=move || message("scopes")().is_some()
+                            aria-describedby="token-scopes-error">
+                            <legend>"Scopes"</legend>
+                            <p class="field-hint">"What the token may do. Give it only what its integration needs."</p>
+                            <p class="fieldset-head">"Latchkey API"</p>
+                            {options.built_in.into_iter().map(|scope| {
+                                let ticked = is_ticked(&scope.name);
+                                checkbox(scope, ticked)
+                            }).collect_view()}
+                            <p class="fieldset-head">"Services"</p>
+                            {custom_empty.then(|| view! {
+                                <p class="field-hint">"No service scopes are defined on this server."</p>
+                            })}
+                            {options.custom.into_iter().map(|scope| {
+                                let ticked = is_ticked(&scope.name);
+                                checkbox(scope, ticked)
+                            }).collect_view()}
+                            <p class="field-error" id="token-scopes-error" role="alert">{message("scopes")}</p>
+                        </fieldset>
+                        {(!options.organizations.is_empty()).then(|| view! {
+                            <fieldset class="field" class:field-invalid=move || message("acts_in")().is_some()
+                                aria-describedby="token-acts-error">
+                                <legend>"Acts in"</legend>
+                                <div class="field field-check">
+                                    <input id="token-acts-all" type="radio" name="acts" value="all" checked=!restricted/>
+                                    <label for="token-acts-all">"All my organizations"</label>
+                                </div>
+                                <div class="field field-check">
+                                    <input id="token-acts-some" type="radio" name="acts" value="some" checked=restricted/>
+                                    <label for="token-acts-some">"Only these:"</label>
+                                </div>
+                                <div class="nested-choices">
+                                    {options.organizations.into_iter().map(|(slug, name)| {
+                                        let id = format!("token-acts-in-{slug}");
+                                        let ticked = ticked_orgs.contains(&slug);
+                                        view! {
+                                            <div class="field field-check">
+                                                <input id=id.clone() type="checkbox" name="acts_in[]" value=slug checked=ticked/>
+                                                <label for=id>{name}</label>
+                                            </div>
+                                        }
+                                    }).collect_view()}
+                                </div>
+                                <p class="field-hint">"Elsewhere the token acts as if you were not a member. Joining an organization later does not add it."</p>
+                                <p class="field-error" id="token-acts-error" role="alert">{message("acts_in")}</p>
+                            </fieldset>
+                        })}
+                    }.into_any()
+                })
+            }}
+        </Suspense>
+        <div class="field" class:field-invalid=move || message("allowed_ips")().is_some()>
+            <label for="token-allowed-ips">"Allowed addresses"</label>
+            <textarea id="token-allowed-ips" name="allowed_ips" rows="2" maxlength="800"
+                aria-describedby="token-allowed-ips-hint token-allowed-ips-error"
+                aria-invalid=move || message("allowed_ips")().is_some().then_some("true")>{typed_ips}</textarea>
+            <p class="field-hint" id="token-allowed-ips-hint">"Optional: up to 10 IPv4 or IPv6 addresses or networks, such as 203.0.113.7 or 10.0.0.0/8. From anywhere else the token is refused. Empty: any address."</p>
+            <p class="field-error" id="token-allowed-ips-error" role="alert">{message("allowed_ips")}</p>
+        </div>
     }
 }
 

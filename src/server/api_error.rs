@@ -27,7 +27,10 @@ pub enum TokenRefusals {
         description = "No token, or a malformed, unknown, disabled or expired one"
     )]
     Unauthenticated(ErrorBody),
-    #[response(status = 403, description = "The token lacks the role this needs")]
+    #[response(
+        status = 403,
+        description = "The token lacks the role this needs (`forbidden`), or a scope (`insufficient_scope`, named in WWW-Authenticate and the message)"
+    )]
     Forbidden(ErrorBody),
     #[response(status = 404, description = "Not found, or not visible to this token")]
     NotFound(ErrorBody),
@@ -79,6 +82,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// The scope a token lacked, named in the challenge (RFC 6750 §3.1).
+    missing_scope: Option<String>,
 }
 
 impl ApiError {
@@ -87,6 +92,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            missing_scope: None,
         }
     }
 }
@@ -99,7 +105,11 @@ impl From<AppError> for ApiError {
             AppError::Forbidden => "This access token does not have the role this needs.".into(),
             other => other.to_string(),
         };
-        ApiError::new(status, err.code(), message)
+        let mut api_error = ApiError::new(status, err.code(), message);
+        if let AppError::InsufficientScope(scope) = err {
+            api_error.missing_scope = Some(scope);
+        }
+        api_error
     }
 }
 
@@ -135,9 +145,20 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if self.status == StatusCode::FORBIDDEN {
+            // Scope names are checked to be plain (`access::check_scope_name`),
+            // so they sit inside the quotes as they are.
+            let challenge = match &self.missing_scope {
+                Some(scope) => HeaderValue::from_str(&format!(
+                    r#"Bearer realm="latchkey", error="insufficient_scope", scope="{scope}""#
+                ))
+                .ok(),
+                None => None,
+            };
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="latchkey", error="insufficient_scope""#),
+                challenge.unwrap_or(HeaderValue::from_static(
+                    r#"Bearer realm="latchkey", error="insufficient_scope""#,
+                )),
             );
         }
         response

@@ -6,9 +6,9 @@ use super::audit::Actor;
 use super::client::client_ip;
 use super::rest::Caller;
 use super::state::AppState;
+use crate::access::{self, Action};
+use crate::error::AppError;
 use crate::tokens::lifecycle::{self, Introspection};
-use crate::tokens::secret::TokenKind;
-use crate::tokens::server::TokenIdentity;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -39,45 +39,32 @@ fn form<T>(body: Result<Form<T>, FormRejection>) -> Result<T, ApiError> {
     })
 }
 
-/// Whether `caller` may learn about `target`: an instance admin's personal
-/// token about any token; an admin-role organization token about the tokens
-/// of its own organization and its groups.
-fn may_introspect(caller: &TokenIdentity, target: &TokenIdentity) -> bool {
-    if caller.is_kind(TokenKind::Personal) {
-        return caller.user_is_instance_admin;
-    }
-    caller.is_kind(TokenKind::Organization)
-        && caller.org_id.is_some()
-        && target.org_id == caller.org_id
-}
-
-/// Whether `caller` may call introspection at all.
-fn is_introspector(caller: &TokenIdentity) -> bool {
-    if caller.is_kind(TokenKind::Personal) {
-        return caller.user_is_instance_admin;
-    }
-    let (_, _, role) = caller.home();
-    caller.is_kind(TokenKind::Organization) && role == Some(crate::domain::Role::Admin)
-}
-
 /// `POST /oauth/introspect`.
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
     summary = "Token introspection (RFC 7662)",
-    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token). Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
+    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token; a token restricted to some organizations, about their tokens only), holding the scope `tokens:introspect`. An active answer's `scope` lists the token's scopes, space-separated; `organization`, `group`, `role` and `acts_in` say where it acts. Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
+    responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs, or the scope `tokens:introspect` (`insufficient_scope`)", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn introspect(
     caller: Caller,
     State(state): State<AppState>,
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    if !is_introspector(&caller.0) {
-        return Err(crate::error::AppError::Forbidden.into());
-    }
+    access::decide(caller.0.caller(), Action::Introspect).map_err(AppError::from)?;
     let request = form(body)?;
     let answer = match lifecycle::active_identity(&state.db, &request.token).await? {
-        Some(target) if may_introspect(&caller.0, &target) => lifecycle::introspection(&target),
+        Some(target)
+            if access::decide(
+                caller.0.caller(),
+                Action::IntrospectToken {
+                    target_org: target.org_id,
+                },
+            )
+            .is_ok() =>
+        {
+            lifecycle::introspection(&target)
+        }
         _ => Introspection::inactive(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())

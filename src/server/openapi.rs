@@ -22,19 +22,15 @@ use utoipa::{Modify, OpenApi};
         rest::org_members,
         rest::org_groups,
         rest::group_members,
-        rest::list_org_tokens,
-        rest::create_org_token,
-        rest::change_org_token,
-        rest::delete_org_token,
-        rest::list_group_tokens,
-        rest::create_group_token,
-        rest::change_group_token,
-        rest::delete_group_token,
+        rest::list_tokens,
+        rest::create_token,
+        rest::change_token,
+        rest::delete_token,
         rest::report_leaked,
         oauth::introspect,
         oauth::revoke,
     ),
-    modifiers(&TokenSchemes),
+    modifiers(&TokenSchemes, &GroupTokenRoutes),
 )]
 pub struct ApiDoc;
 
@@ -51,6 +47,59 @@ impl Modify for TokenSchemes {
             "apiToken",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("apiToken"))),
         );
+    }
+}
+
+/// The token routes are one handler set mounted under an organization and
+/// under a group (`rest::token_routes`); their annotations describe the
+/// organization mount, and this writes the group mount from them.
+struct GroupTokenRoutes;
+
+const ORG_TOKENS: &str = "/api/v1/orgs/{org}/tokens";
+
+impl Modify for GroupTokenRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Object, Required, Type};
+        let org_routes: Vec<(String, utoipa::openapi::PathItem)> = openapi
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| path.starts_with(ORG_TOKENS))
+            .map(|(path, item)| (path.clone(), item.clone()))
+            .collect();
+        for (path, mut item) in org_routes {
+            let group_path =
+                path.replacen(ORG_TOKENS, "/api/v1/orgs/{org}/groups/{group}/tokens", 1);
+            for operation in [item.get.as_mut(), item.post.as_mut(), item.delete.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                operation.tags = Some(vec!["group tokens".into()]);
+                operation.operation_id = operation
+                    .operation_id
+                    .as_ref()
+                    .map(|id| id.replace("_org_", "_group_"));
+                operation.summary = operation.summary.as_ref().map(|s| {
+                    s.replace("an organization's", "a group's")
+                        .replace("organization token", "group token")
+                });
+                operation.description = Some(
+                    "With an admin-role token of the group (a group token holding `tokens:manage`) or of its organization (an organization token holding `tokens:manage`); otherwise as for the organization's tokens."
+                        .into(),
+                );
+                let group = ParameterBuilder::new()
+                    .name("group")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some("The group's slug"))
+                    .schema(Some(Object::with_type(Type::String)))
+                    .build();
+                let parameters = operation.parameters.get_or_insert_with(Vec::new);
+                parameters.insert(1.min(parameters.len()), group);
+            }
+            openapi.paths.paths.insert(group_path, item);
+        }
     }
 }
 

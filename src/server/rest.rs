@@ -8,12 +8,12 @@ use super::client::client_ip;
 use super::db::Db;
 use super::rate_limit;
 use super::state::AppState;
+use crate::access::{self, Action, GroupStanding, Standing, TokensOf};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::orgs::{self, GroupSummary, Member};
-use crate::tokens::secret::TokenKind;
 use crate::tokens::server::{
-    authenticate, CreatorToken, NewToken, OrgMembership, Owner, TokenIdentity, TokenRejection,
+    authenticate, CreatorToken, NewToken, Owner, TokenIdentity, TokenRejection,
 };
 use crate::tokens::{self, lifecycle, CreatedToken, TokenScope, TokenSummary};
 use axum::body::Bytes;
@@ -24,6 +24,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -51,12 +52,23 @@ pub fn unauthorized(rejection: TokenRejection) -> Response {
         TokenRejection::Missing => (
             r#"Bearer realm="latchkey""#,
             "unauthenticated",
-            "Send an access token in the Authorization: Bearer header or the apiToken header.",
+            "Send an access token in the Authorization: Bearer header or the apiToken header."
+                .to_string(),
+        ),
+        // The caller holds a valid secret: saying why helps them, and tells
+        // them nothing about the token they did not know.
+        TokenRejection::AddressNotAllowed(ip) => (
+            r#"Bearer realm="latchkey", error="invalid_token""#,
+            "invalid_token",
+            match ip {
+                Some(ip) => format!("This access token may not be used from {ip}."),
+                None => "This access token may only be used from the addresses it allows.".into(),
+            },
         ),
         _ => (
             r#"Bearer realm="latchkey", error="invalid_token""#,
             "invalid_token",
-            "The access token is malformed, unknown, disabled or expired.",
+            "The access token is malformed, unknown, disabled or expired.".to_string(),
         ),
     };
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
@@ -137,84 +149,92 @@ impl Caller {
         }
     }
 
-    /// The organization called `slug` if this token reaches it at all; 404
-    /// otherwise, exactly as for one that does not exist.
-    fn org(&self, slug: &str) -> Result<&OrgMembership, AppError> {
-        self.0
-            .org(slug)
-            .ok_or_else(|| AppError::not_found("Organization"))
+    /// The organization whose members and groups the token may read.
+    fn org_reader(&self, slug: &str) -> Result<i64, AppError> {
+        let standing = self.org_standing(slug);
+        self.may(Action::ReadOrg(standing))?;
+        standing.map(|s| s.org_id).ok_or(AppError::Internal)
     }
 
-    /// An organization whose member and group lists this token may read: it
-    /// acts as a member of it (any role).
-    fn org_reader(&self, slug: &str) -> Result<&OrgMembership, AppError> {
-        let org = self.org(slug)?;
-        if org.role.is_none() {
-            return Err(AppError::Forbidden);
-        }
-        Ok(org)
+    /// Asks the access module; a denial becomes the API's answer.
+    fn may(&self, action: Action) -> Result<(), AppError> {
+        access::decide(self.0.caller(), action).map_err(AppError::from)
     }
 
-    /// The organization's tokens, when this is an admin-role token of it.
-    fn org_token_manager(&self, slug: &str) -> Result<Owner, AppError> {
-        let org = self.org(slug)?;
-        if self.0.is_kind(TokenKind::Organization)
-            && self.0.org_id == Some(org.id)
-            && org.role == Some(Role::Admin)
-        {
-            Ok(Owner::Organization { org_id: org.id })
-        } else {
-            Err(AppError::Forbidden)
-        }
+    /// The token's standing in the organization called `slug`; none when it
+    /// does not reach it (not a member, or outside its restriction).
+    fn org_standing(&self, slug: &str) -> Option<Standing> {
+        self.0.org(slug).map(|org| Standing {
+            org_id: org.id,
+            org_role: org.role,
+            group: None,
+        })
     }
 
-    /// A group's tokens, when this is an admin-role token of that group or of
-    /// its organization.
-    async fn group_token_manager(
+    /// The token's standing in a group of an organization it reaches; the
+    /// access module decides what the group's existence may reveal.
+    async fn group_standing(
         &self,
         db: &Db,
         org_slug: &str,
         group_slug: &str,
-    ) -> Result<Owner, AppError> {
-        let org = self.org(org_slug)?;
-        if self.0.is_kind(TokenKind::Organization) && org.role == Some(Role::Admin) {
-            let group_id = group_in_org(db, org.id, group_slug).await?;
-            return Ok(Owner::Group {
-                org_id: org.id,
+    ) -> Result<Option<Standing>, AppError> {
+        let Some(org) = self.0.org(org_slug) else {
+            return Ok(None);
+        };
+        let group_id = group_in_org(db, org.id, group_slug).await?;
+        Ok(Some(Standing {
+            org_id: org.id,
+            org_role: org.role,
+            group: group_id.map(|group_id| GroupStanding {
                 group_id,
-            });
-        }
-        match org.groups.iter().find(|g| g.slug == group_slug) {
-            Some(group)
-                if self.0.is_kind(TokenKind::Group)
-                    && self.0.group_id == Some(group.id)
-                    && group.role == Role::Admin =>
-            {
-                Ok(Owner::Group {
-                    org_id: org.id,
-                    group_id: group.id,
+                role: org.groups.iter().find(|g| g.id == group_id).map(|g| g.role),
+            }),
+        }))
+    }
+
+    /// The organization's or group's tokens, if this token may manage them.
+    async fn token_owner(&self, db: &Db, place: &TokenScope) -> Result<Owner, AppError> {
+        match place {
+            TokenScope::Personal => {
+                self.may(Action::ManageTokens(TokensOf::OwnPersonal))?;
+                Ok(Owner::Personal {
+                    user_id: self.0.user_id,
                 })
             }
-            Some(_) => Err(AppError::Forbidden),
-            // A member of the organization may know its groups exist.
-            None if org.role.is_some() => {
-                group_in_org(db, org.id, group_slug).await?;
-                Err(AppError::Forbidden)
+            TokenScope::Organization { org } => {
+                let standing = self.org_standing(org);
+                self.may(Action::ManageTokens(TokensOf::Organization(standing)))?;
+                let org_id = standing.map(|s| s.org_id).ok_or(AppError::Internal)?;
+                Ok(Owner::Organization { org_id })
             }
-            None => Err(AppError::not_found("Group")),
+            TokenScope::Group { org, group } => {
+                let standing = self.group_standing(db, org, group).await?;
+                self.may(Action::ManageTokens(TokensOf::Group(standing)))?;
+                match standing {
+                    Some(Standing {
+                        org_id,
+                        group: Some(group),
+                        ..
+                    }) => Ok(Owner::Group {
+                        org_id,
+                        group_id: group.group_id,
+                    }),
+                    _ => Err(AppError::Internal),
+                }
+            }
         }
     }
 }
 
-async fn group_in_org(db: &Db, org_id: i64, slug: &str) -> Result<i64, AppError> {
+async fn group_in_org(db: &Db, org_id: i64, slug: &str) -> Result<Option<i64>, AppError> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM groups WHERE org_id = $1 AND slug = $2")
             .bind(org_id)
             .bind(slug)
             .fetch_optional(&db.pool)
             .await?;
-    row.map(|(id,)| id)
-        .ok_or_else(|| AppError::not_found("Group"))
+    Ok(row.map(|(id,)| id))
 }
 
 pub(crate) async fn identify(
@@ -277,6 +297,9 @@ pub struct TokenInfo<'a> {
     id: i64,
     name: &'a str,
     kind: &'a str,
+    /// What the token may do.
+    #[schema(example = json!(["identity:read", "orgs:read"]))]
+    scopes: Vec<&'a str>,
     expires_at: Option<String>,
 }
 
@@ -301,9 +324,13 @@ pub struct GroupInfo<'a> {
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "tokens",
     summary = "Who the calling token acts as",
     description = "The acting user, the token, and the organizations and groups (with roles) the token reaches: always the acting user's current memberships.",
-    responses((status = 200, description = "Success", body = WhoAmI), Unauthenticated),
+    responses((status = 200, description = "Success", body = WhoAmI), Unauthenticated, (status = 403, description = "The token lacks the scope `identity:read` (`insufficient_scope`)", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
-pub async fn whoami(Caller(identity): Caller) -> Response {
+pub async fn whoami(caller: Caller) -> Response {
+    if let Err(denied) = caller.may(Action::ReadIdentity) {
+        return ApiError::from(denied).into_response();
+    }
+    let identity = caller.0;
     // The answer is the same on every call with one cached identity, and this
     // is the route integrations poll: serialise it once, then hand out the
     // shared bytes.
@@ -339,7 +366,8 @@ impl<'a> WhoAmI<'a> {
             token: TokenInfo {
                 id: identity.token_id,
                 name: &identity.token_name,
-                kind: &identity.kind,
+                kind: identity.kind.name(),
+                scopes: identity.grant.scopes.iter().collect(),
                 expires_at: rfc3339(identity.expires_at),
             },
             organizations: identity
@@ -376,9 +404,9 @@ pub async fn org_members(
     State(state): State<AppState>,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let org = caller.org_reader(&org)?;
+    let org_id = caller.org_reader(&org)?;
     Ok(Json(
-        orgs::server::list_org_members(&state.db, org.id).await?,
+        orgs::server::list_org_members(&state.db, org_id).await?,
     ))
 }
 
@@ -393,8 +421,8 @@ pub async fn org_groups(
     State(state): State<AppState>,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<GroupSummary>>, ApiError> {
-    let org = caller.org_reader(&org)?;
-    Ok(Json(orgs::server::list_groups(&state.db, org.id).await?))
+    let org_id = caller.org_reader(&org)?;
+    Ok(Json(orgs::server::list_groups(&state.db, org_id).await?))
 }
 
 /// Members of a group: for tokens acting in its organization, and for tokens
@@ -410,17 +438,12 @@ pub async fn group_members(
     State(state): State<AppState>,
     ApiPath((org, group)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let membership = caller.org(&org)?;
-    let group_id = if membership.role.is_some() {
-        group_in_org(&state.db, membership.id, &group).await?
-    } else {
-        membership
-            .groups
-            .iter()
-            .find(|g| g.slug == group)
-            .map(|g| g.id)
-            .ok_or_else(|| AppError::not_found("Group"))?
-    };
+    let standing = caller.group_standing(&state.db, &org, &group).await?;
+    caller.may(Action::ReadGroup(standing))?;
+    let group_id = standing
+        .and_then(|s| s.group)
+        .map(|g| g.group_id)
+        .ok_or(AppError::Internal)?;
     Ok(Json(
         orgs::server::list_group_members(&state.db, group_id).await?,
     ))
@@ -439,23 +462,115 @@ pub struct CreateTokenRequest {
     /// Give the token the admin role of its organization or group.
     #[serde(default)]
     pub admin: bool,
+    /// Scope names. Left out: the calling token's own scopes that apply to
+    /// the new token; never more than the calling token holds.
+    #[serde(default)]
+    #[schema(example = json!(["identity:read", "orgs:read"]))]
+    pub scopes: Vec<String>,
+    /// Addresses or CIDR networks (IPv4 or IPv6, at most 10) the new token
+    /// may be used from; left out or empty: anywhere.
+    #[serde(default)]
+    #[schema(example = json!(["203.0.113.7", "10.0.0.0/8"]))]
+    pub allowed_ips: Vec<String>,
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(ApiError::from)
 }
 
-async fn list_owned(state: &AppState, owner: Owner) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+/// What a status change does, from the last path segment.
+fn enabling(action: &str) -> Result<bool, AppError> {
+    match action {
+        "reactivate" => Ok(true),
+        "revoke" => Ok(false),
+        _ => Err(AppError::not_found("Route")),
+    }
+}
+
+/// Where a token route is mounted: `/api/v1/orgs/{org}/tokens…` for an
+/// organization's tokens, `/api/v1/orgs/{org}/groups/{group}/tokens…` for a
+/// group's. One handler set serves both; the address says whose tokens.
+pub struct TokensPath {
+    place: TokenScope,
+    token_id: Option<i64>,
+    action: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TokensPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiPath(mut params): ApiPath<HashMap<String, String>> =
+            ApiPath::from_request_parts(parts, state).await?;
+        let org = params.remove("org").unwrap_or_default();
+        let place = match params.remove("group") {
+            Some(group) => TokenScope::Group { org, group },
+            None => TokenScope::Organization { org },
+        };
+        let token_id = match params.remove("token_id") {
+            Some(raw) => Some(raw.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "Nothing is at this address: an id in it is not a number Latchkey gave out.",
+                )
+            })?),
+            None => None,
+        };
+        Ok(TokensPath {
+            place,
+            token_id,
+            action: params.remove("action"),
+        })
+    }
+}
+
+/// The token routes, nested under an organization's or a group's address.
+pub fn token_routes() -> axum::Router<AppState> {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route("/", get(list_tokens).post(create_token))
+        .route("/{token_id}", delete(delete_token))
+        .route("/{token_id}/{action}", post(change_token))
+}
+
+impl TokensPath {
+    fn token_id(&self) -> Result<i64, AppError> {
+        self.token_id.ok_or_else(|| AppError::not_found("Route"))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
+    operation_id = "list_org_tokens",
+    summary = "List an organization's tokens",
+    description = "Only with an admin-role organization token of that organization holding `tokens:manage`.",
+    params(("org" = String, Path, description = "The organization's slug")),
+    responses((status = 200, description = "Success", body = Vec<TokenSummary>), TokenRefusals),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn list_tokens(
+    caller: Caller,
+    State(state): State<AppState>,
+    path: TokensPath,
+) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+    let owner = caller.token_owner(&state.db, &path.place).await?;
     Ok(Json(tokens::server::list(&state.db, owner).await?))
 }
 
-async fn create_owned(
-    state: &AppState,
-    caller: &AuditedCaller,
-    owner: Owner,
-    scope: TokenScope,
-    body: CreateTokenRequest,
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
+    operation_id = "create_org_token",
+    summary = "Create an organization token",
+    description = "Only with an admin-role organization token of that organization holding `tokens:manage`. The new token gets the scopes asked for (by default the calling token's own that apply), never more than the calling token holds; it expires no later than the calling token (a calling token that expires cannot create one that never does), and it records which token created it. The secret is in this answer and nowhere else, ever.",
+    params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
+    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
+    security(("bearer" = []), ("apiToken" = [])))]
+pub async fn create_token(
+    caller: AuditedCaller,
+    State(state): State<AppState>,
+    path: TokensPath,
+    body: Result<Json<CreateTokenRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let owner = caller.token_owner(&state.db, &path.place).await?;
+    let body = json_body(body)?;
     let actor = caller.actor();
     let identity = &caller.0;
     let policy =
@@ -464,7 +579,7 @@ async fn create_owned(
         &state.db,
         &actor,
         owner,
-        scope,
+        path.place,
         NewToken {
             name: &body.name,
             expiry: &body.expiry,
@@ -474,7 +589,11 @@ async fn create_owned(
                 id: identity.token_id,
                 name: &identity.token_name,
                 expires_at: identity.expires_at,
+                scopes: &identity.grant.scopes,
             }),
+            scopes: &body.scopes,
+            acts_in: None,
+            allowed_ips: &body.allowed_ips.join(" "),
         },
         &policy,
     )
@@ -488,171 +607,54 @@ async fn create_owned(
         .into_response())
 }
 
-/// What a status change does, from the last path segment.
-fn enabling(action: &str) -> Result<bool, AppError> {
-    match action {
-        "reactivate" => Ok(true),
-        "revoke" => Ok(false),
-        _ => Err(AppError::not_found("Route")),
-    }
-}
-
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
-    summary = "List an organization's tokens",
-    description = "Only with an admin-role organization token of that organization.",
-    params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<TokenSummary>), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn list_org_tokens(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiPath(org): ApiPath<String>,
-) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    list_owned(&state, caller.org_token_manager(&org)?).await
-}
-
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "organization tokens",
-    summary = "Create an organization token",
-    description = "Only with an admin-role organization token of that organization. The new token expires no later than the calling token (a calling token that expires cannot create one that never does), and it records which token created it. The secret is in this answer and nowhere else, ever.",
-    params(("org" = String, Path, description = "The organization's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn create_org_token(
-    caller: AuditedCaller,
-    State(state): State<AppState>,
-    ApiPath(org): ApiPath<String>,
-    body: Result<Json<CreateTokenRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let owner = caller.org_token_manager(&org)?;
-    let body = json_body(body)?;
-    create_owned(
-        &state,
-        &caller,
-        owner,
-        TokenScope::Organization { org },
-        body,
-    )
-    .await
-}
-
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens/{token_id}/{action}", tag = "organization tokens",
+    operation_id = "change_org_token",
     summary = "Revoke or reactivate an organization token",
     description = "A revoked token is refused at once; reactivating brings it back unless it has expired.",
     params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
     responses((status = 200, description = "Success", body = TokenSummary), TokenRefusals, PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
-pub async fn change_org_token(
+pub async fn change_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    ApiPath((org, token_id, action)): ApiPath<(String, i64, String)>,
+    path: TokensPath,
 ) -> Result<Json<TokenSummary>, ApiError> {
-    let owner = caller.org_token_manager(&org)?;
-    let enabled = enabling(&action)?;
+    let owner = caller.token_owner(&state.db, &path.place).await?;
+    let enabled = enabling(path.action.as_deref().unwrap_or_default())?;
     let actor = caller.actor();
     Ok(Json(
-        tokens::server::set_enabled(&state.db, &actor, owner, token_id, enabled).await?,
+        tokens::server::set_enabled(&state.db, &actor, owner, path.token_id()?, enabled).await?,
     ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/tokens/{token_id}", tag = "organization tokens",
+    operation_id = "delete_org_token",
     summary = "Delete an organization token",
     description = "For good, with its technical user.",
     params(("org" = String, Path, description = "The organization's slug"), ("token_id" = i64, Path, description = "The token's id")),
     responses((status = 204, description = "Deleted"), TokenRefusals),
     security(("bearer" = []), ("apiToken" = [])))]
-pub async fn delete_org_token(
+pub async fn delete_token(
     caller: AuditedCaller,
     State(state): State<AppState>,
-    ApiPath((org, token_id)): ApiPath<(String, i64)>,
+    path: TokensPath,
 ) -> Result<StatusCode, ApiError> {
-    let owner = caller.org_token_manager(&org)?;
+    let owner = caller.token_owner(&state.db, &path.place).await?;
     let actor = caller.actor();
-    tokens::server::delete(&state.db, &actor, owner, token_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
-    summary = "List a group's tokens",
-    description = "With an admin-role token of the group or of its organization.",
-    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, description = "Success", body = Vec<TokenSummary>), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn list_group_tokens(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiPath((org, group)): ApiPath<(String, String)>,
-) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    let owner = caller.group_token_manager(&state.db, &org, &group).await?;
-    list_owned(&state, owner).await
-}
-
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens", tag = "group tokens",
-    summary = "Create a group token",
-    description = "With an admin-role token of the group or of its organization. The new token expires no later than the calling token, and it records which token created it. The secret is in this answer and nowhere else, ever.",
-    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")), request_body = CreateTokenRequest,
-    responses((status = 201, description = "Created; the secret is in this answer and nowhere else", body = CreatedToken), JsonBodyRefusals, TokenRefusals, PolicyRefusal),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn create_group_token(
-    caller: AuditedCaller,
-    State(state): State<AppState>,
-    ApiPath((org, group)): ApiPath<(String, String)>,
-    body: Result<Json<CreateTokenRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let owner = caller.group_token_manager(&state.db, &org, &group).await?;
-    let body = json_body(body)?;
-    create_owned(
-        &state,
-        &caller,
-        owner,
-        TokenScope::Group { org, group },
-        body,
-    )
-    .await
-}
-
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}", tag = "group tokens",
-    summary = "Revoke or reactivate a group token",
-    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id"), ("action" = String, Path, description = "`revoke` or `reactivate`")),
-    responses((status = 200, description = "Success", body = TokenSummary), TokenRefusals, PolicyRefusal),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn change_group_token(
-    caller: AuditedCaller,
-    State(state): State<AppState>,
-    ApiPath((org, group, token_id, action)): ApiPath<(String, String, i64, String)>,
-) -> Result<Json<TokenSummary>, ApiError> {
-    let owner = caller.group_token_manager(&state.db, &org, &group).await?;
-    let enabled = enabling(&action)?;
-    let actor = caller.actor();
-    Ok(Json(
-        tokens::server::set_enabled(&state.db, &actor, owner, token_id, enabled).await?,
-    ))
-}
-
-#[utoipa::path(delete, path = "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}", tag = "group tokens",
-    summary = "Delete a group token",
-    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug"), ("token_id" = i64, Path, description = "The token's id")),
-    responses((status = 204, description = "Deleted"), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn delete_group_token(
-    caller: AuditedCaller,
-    State(state): State<AppState>,
-    ApiPath((org, group, token_id)): ApiPath<(String, String, i64)>,
-) -> Result<StatusCode, ApiError> {
-    let owner = caller.group_token_manager(&state.db, &org, &group).await?;
-    let actor = caller.actor();
-    tokens::server::delete(&state.db, &actor, owner, token_id).await?;
+    tokens::server::delete(&state.db, &actor, owner, path.token_id()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/tokens/self`: the calling token as its owner's list shows it.
 #[utoipa::path(get, path = "/api/v1/tokens/self", tag = "tokens",
     summary = "The calling token itself",
-    responses((status = 200, description = "Success", body = TokenSummary), Unauthenticated),
+    responses((status = 200, description = "Success", body = TokenSummary), Unauthenticated, (status = 403, description = "The token lacks the scope `identity:read` (`insufficient_scope`)", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn token_self(
     caller: Caller,
     State(state): State<AppState>,
 ) -> Result<Json<TokenSummary>, ApiError> {
+    caller.may(Action::ReadIdentity)?;
     Ok(Json(lifecycle::describe_self(&state.db, &caller.0).await?))
 }
 
@@ -666,6 +668,7 @@ pub async fn revoke_token_self(
     caller: AuditedCaller,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
+    caller.may(Action::RevokeSelf)?;
     let actor = caller.actor();
     lifecycle::revoke_self(&state.db, &actor, &caller.0).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -734,9 +737,9 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
 /// keeps working for the grace period asked for.
 #[utoipa::path(post, path = "/api/v1/tokens/self/rotate", tag = "tokens",
     summary = "Rotate the calling token",
-    description = "Returns a new secret for the same owner, name and role, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. Only the newest token of a rotation chain may rotate, and a token revoked, reported leaked or deleted meanwhile (through any instance) gets 401 and no successor. Revoking a rotated token later also revokes what it was rotated into; to end the old secret's grace early, delete it. The body may be left out.",
+    description = "Returns a new secret for the same owner, name, role, scopes, organization restriction and address allowlist, expiring when the old token would have: rotating never lengthens a token's life, so a leaked token cannot keep itself alive. The old secret keeps working for `grace_seconds` (0 to 86400, default 0), so an integration can switch without downtime. Only the newest token of a rotation chain may rotate, and a token revoked, reported leaked or deleted meanwhile (through any instance) gets 401 and no successor. Revoking a rotated token later also revokes what it was rotated into; to end the old secret's grace early, delete it. The body may be left out.",
     request_body(content = Option<RotateRequest>, content_type = "application/json"),
-    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), JsonBodyRefusals, Unauthenticated, PolicyRefusal),
+    responses((status = 201, description = "Rotated; the new secret is in this answer and nowhere else", body = RotatedToken), JsonBodyRefusals, Unauthenticated, (status = 403, description = "The token lacks the scope `self:rotate` (`insufficient_scope`)", body = ErrorBody), PolicyRefusal),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn rotate_token_self(
     caller: AuditedCaller,
@@ -744,6 +747,7 @@ pub async fn rotate_token_self(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    caller.may(Action::RotateSelf)?;
     let request: RotateRequest = optional_json(&headers, &body)?;
     let identity = &caller.0;
     let owner = Owner::of_token(identity.user_id, identity.org_id, identity.group_id);

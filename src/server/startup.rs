@@ -13,7 +13,7 @@ use crate::app::{shell, App};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::middleware;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
@@ -148,29 +148,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/orgs/{org}/groups/{group}/members",
             get(rest::group_members),
         )
-        .route(
-            "/api/v1/orgs/{org}/tokens",
-            get(rest::list_org_tokens).post(rest::create_org_token),
-        )
-        .route(
-            "/api/v1/orgs/{org}/tokens/{token_id}",
-            delete(rest::delete_org_token),
-        )
-        .route(
-            "/api/v1/orgs/{org}/tokens/{token_id}/{action}",
-            post(rest::change_org_token),
-        )
-        .route(
+        // One handler set for an organization's tokens and a group's: the
+        // address says whose.
+        .nest("/api/v1/orgs/{org}/tokens", rest::token_routes())
+        .nest(
             "/api/v1/orgs/{org}/groups/{group}/tokens",
-            get(rest::list_group_tokens).post(rest::create_group_token),
-        )
-        .route(
-            "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}",
-            delete(rest::delete_group_token),
-        )
-        .route(
-            "/api/v1/orgs/{org}/groups/{group}/tokens/{token_id}/{action}",
-            post(rest::change_group_token),
+            rest::token_routes(),
         )
         .route(
             "/api/v1/tokens/self",

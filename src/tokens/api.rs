@@ -4,6 +4,9 @@
 //! empty means the caller's personal tokens; an organization's tokens need its
 //! admin role; a group's need the group's or the organization's admin role.
 
+// A server function takes its form's fields as arguments, one per field.
+#![allow(clippy::too_many_arguments)]
+
 #[cfg(feature = "ssr")]
 use super::TokenScope;
 use super::{CreatedToken, TokenActivity, TokenList};
@@ -61,7 +64,6 @@ pub async fn token_policy(
     server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy()).await
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc", endpoint = "create_token")]
 pub async fn create_token(
     name: String,
@@ -71,15 +73,28 @@ pub async fn create_token(
     #[server(default)] group: String,
     // A checkbox: present ("on") only when ticked.
     #[server(default)] admin: String,
+    // Checkboxes named `scopes[]`.
+    #[server(default)] scopes: Vec<String>,
+    // "all" (the default) or "some": then the `acts_in[]` checkboxes.
+    #[server(default)] acts: String,
+    #[server(default)] acts_in: Vec<String>,
+    #[server(default)] allowed_ips: String,
 ) -> Result<CreatedToken, AppError> {
+    let scopes_typed = scopes.join(" ");
+    let acts_in_typed = acts_in.join(" ");
     let echo = |e: AppError| {
         e.with_input([
             ("name", name.as_str()),
             ("expiry", expiry.as_str()),
             ("custom_expiry", custom_expiry.as_str()),
             ("admin", admin.as_str()),
+            ("scopes", scopes_typed.as_str()),
+            ("acts", acts.as_str()),
+            ("acts_in", acts_in_typed.as_str()),
+            ("allowed_ips", allowed_ips.as_str()),
         ])
     };
+    let restricted = acts.trim() == "some";
     let (ctx, user, owner) = cleared(&org, &group).await?;
     let policy = server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy())
         .await
@@ -95,6 +110,9 @@ pub async fn create_token(
             custom_expiry: &custom_expiry,
             admin: matches!(admin.as_str(), "on" | "true"),
             creator: None,
+            scopes: &scopes,
+            acts_in: restricted.then_some(acts_in.as_slice()),
+            allowed_ips: &allowed_ips,
         },
         &policy,
     )

@@ -5,10 +5,12 @@
 
 use super::secret::PlainToken;
 use super::server::{
-    disable_with_successors, insert_token, load_identity, Owner, TokenIdentity, TokenInsert,
+    disable_with_successors, hold_custom_scopes, insert_token, load_identity, restricted_orgs,
+    Owner, TokenIdentity, TokenInsert,
 };
 use super::TokenSummary;
-use crate::domain::{ExpiryPolicy, Role};
+use crate::access::Scopes;
+use crate::domain::{AllowedAddresses, ExpiryPolicy, Role};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Db};
@@ -33,6 +35,9 @@ struct StoredToken {
     created_by_token_name: Option<String>,
     expires_at: Option<i64>,
     disabled_at: Option<i64>,
+    scopes: String,
+    restricted_to_orgs: i64,
+    allowed_ips: String,
 }
 
 impl StoredToken {
@@ -55,7 +60,8 @@ impl StoredToken {
 }
 
 const STORED_SELECT: &str = "SELECT id, name, user_id, org_id, group_id, created_by, \
-     created_by_token_id, created_by_token_name, expires_at, disabled_at FROM access_tokens";
+     created_by_token_id, created_by_token_name, expires_at, disabled_at, scopes, \
+     restricted_to_orgs, allowed_ips FROM access_tokens";
 
 async fn stored_by_id(db: &Db, id: i64) -> Result<Option<StoredToken>, AppError> {
     Ok(sqlx::query_as(&format!("{STORED_SELECT} WHERE id = $1"))
@@ -191,7 +197,26 @@ pub async fn rotate(
     let expires_at = rotated_expiry(&old, policy, now);
     let secret = PlainToken::generate(old.owner().kind());
     let grace_end = now + grace_seconds;
+    // The successor may do exactly what its predecessor could.
+    let scopes = Scopes::from_stored(&old.scopes);
+    let allowed = AllowedAddresses::from_stored(&old.allowed_ips);
+    let acts_in = if old.restricted_to_orgs != 0 {
+        Some(restricted_orgs(db, old.id).await?)
+    } else {
+        None
+    };
+    // A custom scope deleted meanwhile is not passed on.
+    let scopes: Scopes = {
+        let custom = super::server::custom_scope_names(db).await?;
+        scopes
+            .iter()
+            .filter(|name| crate::access::is_built_in(name) || custom.contains(*name))
+            .map(str::to_string)
+            .collect()
+    };
+    // Nothing below takes a second connection while this one is held.
     let mut tx = db.pool.begin().await?;
+    hold_custom_scopes(db, &mut tx, &scopes).await?;
     let id = insert_token(
         &mut tx,
         TokenInsert {
@@ -206,6 +231,9 @@ pub async fn rotate(
                 .zip(old.created_by_token_name.as_deref()),
             expires_at,
             owner: old.owner(),
+            scopes: &scopes,
+            acts_in: acts_in.as_ref(),
+            allowed: &allowed,
         },
     )
     .await?;
@@ -299,9 +327,10 @@ pub struct Introspection {
     /// The acting user's email, or the technical user's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// `user` for a personal token; `org:<slug>:<role>` or
-    /// `group:<org>/<group>:<role>` for organization and group tokens.
+    /// The granted scopes, space-separated (RFC 7662 §2.2): built-in ones
+    /// such as `identity:read`, and custom ones such as `billing:read`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "identity:read billing:read")]
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
@@ -321,6 +350,11 @@ pub struct Introspection {
     pub group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// For a personal token restricted to some organizations: their slugs.
+    /// Absent: it acts in every organization its user is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["acme"]))]
+    pub acts_in: Option<Vec<String>>,
 }
 
 impl Introspection {
@@ -333,11 +367,15 @@ impl Introspection {
 /// with which role.
 pub fn introspection(target: &TokenIdentity) -> Introspection {
     let (organization, group, role) = target.home();
-    let scope = match (&organization, &group, role) {
-        (Some(org), Some(group), Some(role)) => format!("group:{org}/{group}:{}", role.as_str()),
-        (Some(org), None, Some(role)) => format!("org:{org}:{}", role.as_str()),
-        _ => "user".to_string(),
-    };
+    let acts_in = target.grant.acts_in.as_ref().map(|_| {
+        // The organizations it reaches are exactly those of the restriction
+        // that its user is (still) in.
+        target
+            .organizations
+            .iter()
+            .map(|org| org.slug.clone())
+            .collect()
+    });
     Introspection {
         active: true,
         sub: Some(target.user_id.to_string()),
@@ -347,15 +385,16 @@ pub fn introspection(target: &TokenIdentity) -> Introspection {
                 .clone()
                 .unwrap_or_else(|| target.display_name.clone()),
         ),
-        scope: Some(scope),
+        scope: Some(target.grant.scopes.to_stored()),
         token_type: Some("Bearer".into()),
         client_id: Some(target.token_id.to_string()),
         iat: Some(target.created_at),
         exp: target.expires_at,
-        kind: Some(target.kind.clone()),
+        kind: Some(target.kind.name().to_string()),
         organization,
         group,
         role,
+        acts_in,
     }
 }
 
@@ -376,6 +415,9 @@ mod tests {
             created_by_token_name: None,
             expires_at,
             disabled_at: None,
+            scopes: String::new(),
+            restricted_to_orgs: 0,
+            allowed_ips: String::new(),
         }
     }
 

@@ -68,6 +68,42 @@ impl TokenScope {
     }
 }
 
+/// The three kinds of token: whom a token belongs to and acts as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    #[default]
+    Personal,
+    Organization,
+    Group,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 3] = [
+        TokenKind::Personal,
+        TokenKind::Organization,
+        TokenKind::Group,
+    ];
+
+    /// As stored in `access_tokens.kind` and shown by the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Organization => "organization",
+            TokenKind::Group => "group",
+        }
+    }
+
+    /// From the `kind` column, whose CHECK constraint allows only the three.
+    pub fn from_db(raw: &str) -> Self {
+        match raw {
+            "organization" => TokenKind::Organization,
+            "group" => TokenKind::Group,
+            _ => TokenKind::Personal,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -120,6 +156,21 @@ pub struct TokenSummary {
     pub leaked_at: Option<i64>,
     /// The token that replaced it by rotation.
     pub replaced_by: Option<i64>,
+    /// What it may do, by scope name (built-in and custom).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// For a personal token restricted to some organizations: their slugs.
+    /// None: every organization its owner is in.
+    #[serde(default)]
+    pub acts_in: Option<Vec<String>>,
+    /// Addresses and networks it may be used from; empty: anywhere.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// The latest use refused because of the address, and that address.
+    #[serde(default)]
+    pub last_refused_at: Option<i64>,
+    #[serde(default)]
+    pub last_refused_ip: Option<String>,
 }
 
 /// A user's tokens, with the server's clock so relative times ("in 3 days")

@@ -18,34 +18,14 @@ const BODY_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
 pub const TOKEN_LEN: usize = PREFIX_LEN + BODY_LEN + CHECKSUM_LEN;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    Personal,
-    Organization,
-    Group,
-}
+pub use super::TokenKind;
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [
-        TokenKind::Personal,
-        TokenKind::Organization,
-        TokenKind::Group,
-    ];
-
     pub fn prefix(self) -> &'static str {
         match self {
             TokenKind::Personal => "lkp_",
             TokenKind::Organization => "lko_",
             TokenKind::Group => "lkg_",
-        }
-    }
-
-    /// As stored in `access_tokens.kind` and shown by the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            TokenKind::Personal => "personal",
-            TokenKind::Organization => "organization",
-            TokenKind::Group => "group",
         }
     }
 

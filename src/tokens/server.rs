@@ -4,15 +4,16 @@
 
 use super::secret::{PlainToken, TokenKind};
 use super::{CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary};
+use crate::access::{self, Scopes, TokenGrant};
 use crate::auth::CurrentUser;
-use crate::domain::{ExpiryChoice, ExpiryPolicy, Role, TokenName};
+use crate::domain::{AllowedAddresses, ExpiryChoice, ExpiryPolicy, Role, TokenName};
 use crate::error::AppError;
-use crate::orgs::server::{group_manager_access, org_admin_access};
+use crate::orgs::server::{group_token_access, org_token_access};
 use crate::server::audit::{self, Actor, Target};
-use crate::server::db::{now, Db};
+use crate::server::db::{now, Backend, Db};
 use serde_json::json;
 use sqlx::{Any, Transaction};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -99,10 +100,10 @@ pub async fn owner_for_person(
     Ok(match scope {
         TokenScope::Personal => Owner::Personal { user_id: user.id },
         TokenScope::Organization { org } => Owner::Organization {
-            org_id: org_admin_access(db, user, org).await?.id,
+            org_id: org_token_access(db, user, org).await?.id,
         },
         TokenScope::Group { org, group } => {
-            let access = group_manager_access(db, user, org, group).await?;
+            let access = group_token_access(db, user, org, group).await?;
             Owner::Group {
                 org_id: access.org.id,
                 group_id: access.group_id,
@@ -165,10 +166,23 @@ struct TokenRow {
     created_by_token_name: Option<String>,
     leaked_at: Option<i64>,
     replaced_by: Option<i64>,
+    scopes: String,
+    restricted_to_orgs: i64,
+    allowed_ips: String,
+    last_refused_at: Option<i64>,
+    last_refused_ip: Option<String>,
 }
 
 impl TokenRow {
-    fn summary(self, now: i64) -> TokenSummary {
+    /// `restrictions`: (token id, organization slug) of the tokens listed.
+    fn summary(self, now: i64, restrictions: &[(i64, String)]) -> TokenSummary {
+        let acts_in = (self.restricted_to_orgs != 0).then(|| {
+            restrictions
+                .iter()
+                .filter(|(token_id, _)| *token_id == self.id)
+                .map(|(_, slug)| slug.clone())
+                .collect()
+        });
         TokenSummary {
             id: self.id,
             name: self.name,
@@ -183,15 +197,41 @@ impl TokenRow {
             created_by_token: self.created_by_token_name,
             leaked_at: self.leaked_at,
             replaced_by: self.replaced_by,
+            scopes: Scopes::from_stored(&self.scopes)
+                .iter()
+                .map(str::to_string)
+                .collect(),
+            acts_in,
+            allowed_ips: AllowedAddresses::from_stored(&self.allowed_ips).entries(),
+            last_refused_at: self.last_refused_at,
+            last_refused_ip: self.last_refused_ip,
         }
     }
+}
+
+/// The organizations (by slug) restricted tokens among `condition`'s may act
+/// in; `condition` selects tokens `t` with `$1` bound to `id`.
+async fn restrictions_of(
+    db: &Db,
+    condition: &str,
+    id: i64,
+) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT r.token_id, o.slug FROM token_org_restrictions r \
+         JOIN organizations o ON o.id = r.org_id \
+         WHERE r.token_id IN (SELECT t.id FROM access_tokens t WHERE {condition}) ORDER BY o.slug"
+    ))
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// A token's listed fields, with the role its technical user holds and the
 /// name of whoever created it.
 const SUMMARY_SELECT: &str = "SELECT t.id, t.name, t.hint, t.created_at, t.expires_at, \
      t.disabled_at, t.last_used_at, t.last_used_ip, COALESCE(om.role, gm.role) AS role, \
-     cu.display_name AS created_by, t.created_by_token_name, t.leaked_at, t.replaced_by \
+     cu.display_name AS created_by, t.created_by_token_name, t.leaked_at, t.replaced_by, \
+     t.scopes, t.restricted_to_orgs, t.allowed_ips, t.last_refused_at, t.last_refused_ip \
      FROM access_tokens t \
      LEFT JOIN org_memberships om ON t.kind = 'organization' AND om.org_id = t.org_id AND om.user_id = t.user_id \
      LEFT JOIN group_memberships gm ON t.kind = 'group' AND gm.group_id = t.group_id AND gm.user_id = t.user_id \
@@ -239,8 +279,12 @@ pub async fn list(db: &Db, owner: Owner) -> Result<Vec<TokenSummary>, AppError> 
     .bind(id)
     .fetch_all(&db.pool)
     .await?;
+    let restrictions = restrictions_of(db, condition, id).await?;
     let now = now();
-    Ok(rows.into_iter().map(|r| r.summary(now)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| r.summary(now, &restrictions))
+        .collect())
 }
 
 /// What a create form or API call asks for, as typed.
@@ -252,14 +296,165 @@ pub struct NewToken<'a> {
     pub admin: bool,
     /// The token making this one through the API; none for a signed-in person.
     pub creator: Option<CreatorToken<'a>>,
+    /// Scope names asked for. Left empty by a token creating one: the
+    /// creator's own (those that apply to the new token's kind).
+    pub scopes: &'a [String],
+    /// For a personal token: the organizations (slugs) it may act in; none
+    /// for all of its owner's.
+    pub acts_in: Option<&'a [String]>,
+    /// Addresses and networks it may be used from, as typed; empty: anywhere.
+    pub allowed_ips: &'a str,
 }
 
-/// A token that creates another: the new one may not outlive it.
+/// A token that creates another: the new one may not outlive it, nor do
+/// more than it may.
 #[derive(Debug, Clone, Copy)]
 pub struct CreatorToken<'a> {
     pub id: i64,
     pub name: &'a str,
     pub expires_at: Option<i64>,
+    pub scopes: &'a Scopes,
+}
+
+/// The scopes a new token of `kind` gets: each one asked for must be a
+/// built-in scope that applies to the kind or a custom scope that exists, at
+/// least one is needed, and a token creating another can pass on only what
+/// it holds.
+async fn resolve_scopes(
+    db: &Db,
+    kind: TokenKind,
+    asked: &[String],
+    creator: Option<&CreatorToken<'_>>,
+) -> Result<Scopes, AppError> {
+    let invalid = |message: String| AppError::invalid("scopes", message);
+    let custom = custom_scope_names(db).await?;
+    let usable = |name: &str| {
+        access::applicable_built_in_scopes(kind).any(|scope| scope.name == name)
+            || custom.contains(name)
+    };
+    let scopes: Scopes = match creator {
+        Some(creator) if asked.is_empty() => creator
+            .scopes
+            .iter()
+            .filter(|name| usable(name))
+            .map(str::to_string)
+            .collect(),
+        _ => asked
+            .iter()
+            .map(|name| name.trim())
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    for name in scopes.iter() {
+        if access::is_built_in(name) && !usable(name) {
+            return Err(invalid(format!(
+                "The scope {name} does not apply to {} tokens.",
+                kind.name()
+            )));
+        }
+        if !usable(name) {
+            let shown: String = name.chars().take(64).collect();
+            return Err(invalid(format!(
+                "There is no scope called \u{201c}{shown}\u{201d}."
+            )));
+        }
+    }
+    if scopes.is_empty() {
+        return Err(invalid("Choose at least one scope.".into()));
+    }
+    if let Some(creator) = creator {
+        let beyond: Vec<&str> = scopes.beyond(creator.scopes).collect();
+        if !beyond.is_empty() {
+            return Err(invalid(format!(
+                "A token cannot give another token scopes it does not hold itself: {}.",
+                beyond.join(", ")
+            )));
+        }
+    }
+    Ok(scopes)
+}
+
+/// Inside a token's insert transaction: every custom scope it gets still
+/// exists, and cannot be deleted until the token is committed (on PostgreSQL a
+/// row lock; SQLite has one writer), so a deletion's clean-up always sees the
+/// new token. Answers 422 naming a scope deleted meanwhile.
+pub(crate) async fn hold_custom_scopes(
+    db: &Db,
+    tx: &mut Transaction<'_, Any>,
+    scopes: &Scopes,
+) -> Result<(), AppError> {
+    let lock = match db.backend {
+        Backend::Postgres => " FOR SHARE",
+        Backend::Sqlite => "",
+    };
+    for name in scopes.iter().filter(|name| !access::is_built_in(name)) {
+        let held: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT name FROM custom_scopes WHERE name = $1{lock}"
+        ))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if held.is_none() {
+            return Err(AppError::invalid(
+                "scopes",
+                format!("The scope {name} was deleted meanwhile."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the custom scopes an instance admin defined.
+pub async fn custom_scope_names(db: &Db) -> Result<BTreeSet<String>, AppError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM custom_scopes")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// The organizations a new personal token of `user_id` is restricted to, from
+/// their slugs: each must be one the person is a member of.
+async fn restriction_for(
+    db: &Db,
+    owner: Owner,
+    slugs: Option<&[String]>,
+) -> Result<Option<BTreeSet<i64>>, AppError> {
+    let Some(slugs) = slugs else {
+        return Ok(None);
+    };
+    let Owner::Personal { user_id } = owner else {
+        return Err(AppError::invalid(
+            "acts_in",
+            "Only personal tokens are restricted to organizations; an organization or group token acts where it belongs.",
+        ));
+    };
+    let mut ids = BTreeSet::new();
+    for slug in slugs.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT o.id FROM organizations o JOIN org_memberships m ON m.org_id = o.id \
+             WHERE o.slug = $1 AND m.user_id = $2",
+        )
+        .bind(slug)
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?;
+        let Some((id,)) = row else {
+            let shown: String = slug.chars().take(60).collect();
+            return Err(AppError::invalid(
+                "acts_in",
+                format!("\u{201c}{shown}\u{201d} is not one of your organizations."),
+            ));
+        };
+        ids.insert(id);
+    }
+    if ids.is_empty() {
+        return Err(AppError::invalid(
+            "acts_in",
+            "Choose at least one organization, or let the token act in all of them.",
+        ));
+    }
+    Ok(Some(ids))
 }
 
 impl CreatorToken<'_> {
@@ -299,11 +494,15 @@ pub(crate) struct TokenInsert<'a> {
     pub created_by_token: Option<(i64, &'a str)>,
     pub expires_at: Option<i64>,
     pub owner: Owner,
+    pub scopes: &'a Scopes,
+    /// The organizations a restricted personal token acts in.
+    pub acts_in: Option<&'a BTreeSet<i64>>,
+    pub allowed: &'a AllowedAddresses,
 }
 
 /// Inserts a token unless its owner already holds `MAX_TOKENS_PER_OWNER`; the
 /// count and the insert are one statement. Answers the new id, or a conflict
-/// naming the cap.
+/// naming the cap. The organization restriction is written with it.
 pub(crate) async fn insert_token(
     tx: &mut Transaction<'_, Any>,
     row: TokenInsert<'_>,
@@ -311,8 +510,9 @@ pub(crate) async fn insert_token(
     let (condition, owner_id) = row.owner.condition();
     let inserted: Option<(i64,)> = sqlx::query_as(&format!(
         "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, created_by, \
-         created_by_token_id, created_by_token_name, expires_at, org_id, group_id) \
-         SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+         created_by_token_id, created_by_token_name, expires_at, org_id, group_id, scopes, \
+         restricted_to_orgs, allowed_ips) \
+         SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, $17 \
          WHERE (SELECT COUNT(*) FROM access_tokens t WHERE {condition}) < $14 RETURNING id"
     ))
     .bind(owner_id)
@@ -329,13 +529,24 @@ pub(crate) async fn insert_token(
     .bind(row.owner.org_id())
     .bind(row.owner.group_id())
     .bind(MAX_TOKENS_PER_OWNER)
+    .bind(row.scopes.to_stored())
+    .bind(i64::from(row.acts_in.is_some()))
+    .bind(row.allowed.to_stored())
     .fetch_optional(&mut **tx)
     .await?;
-    inserted.map(|(id,)| id).ok_or_else(|| {
+    let (id,) = inserted.ok_or_else(|| {
         AppError::Conflict(format!(
             "There are {MAX_TOKENS_PER_OWNER} tokens here, the most allowed. Delete ones no longer in use first."
         ))
-    })
+    })?;
+    for org_id in row.acts_in.into_iter().flatten() {
+        sqlx::query("INSERT INTO token_org_restrictions (token_id, org_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
 }
 
 /// Creates a token for `owner` (whose management the caller was cleared for).
@@ -355,6 +566,9 @@ pub async fn create(
     if let Some(creator) = &new.creator {
         creator.bound(expires_at)?;
     }
+    let scopes = resolve_scopes(db, owner.kind(), new.scopes, new.creator.as_ref()).await?;
+    let acts_in = restriction_for(db, owner, new.acts_in).await?;
+    let allowed = AllowedAddresses::parse(new.allowed_ips)?;
     let (condition, owner_id) = owner.condition();
     let (same_name,): (i64,) = sqlx::query_as(&format!(
         "SELECT COUNT(*) FROM access_tokens t WHERE {condition} AND t.name = $2"
@@ -370,6 +584,7 @@ pub async fn create(
     };
     let token = PlainToken::generate(owner.kind());
     let mut tx = db.pool.begin().await?;
+    hold_custom_scopes(db, &mut tx, &scopes).await?;
     let acting_user = match owner {
         Owner::Personal { user_id } => user_id,
         _ => {
@@ -412,6 +627,9 @@ pub async fn create(
             created_by_token: new.creator.map(|c| (c.id, c.name)),
             expires_at,
             owner,
+            scopes: &scopes,
+            acts_in: acts_in.as_ref(),
+            allowed: &allowed,
         },
     )
     .await?;
@@ -421,7 +639,14 @@ pub async fn create(
         "token.created",
         owner.target(
             name.as_str(),
-            json!({ "token_id": id, "kind": owner.kind().name(), "expires_at": expires_at, "role": role }),
+            json!({
+                "token_id": id,
+                "kind": owner.kind().name(),
+                "expires_at": expires_at,
+                "role": role,
+                "scopes": scopes.to_stored(),
+                "allowed_ips": allowed.to_stored(),
+            }),
         ),
     )
     .await?;
@@ -443,8 +668,9 @@ async fn owned_token(db: &Db, owner: Owner, token_id: i64) -> Result<TokenSummar
             .bind(token_id)
             .fetch_optional(&db.pool)
             .await?;
-    row.map(|r| r.summary(now()))
-        .ok_or_else(|| AppError::not_found("Token"))
+    let row = row.ok_or_else(|| AppError::not_found("Token"))?;
+    let restrictions = restrictions_of(db, "t.id = $1", row.id).await?;
+    Ok(row.summary(now(), &restrictions))
 }
 
 /// One token by id, whoever owns it; only for callers already cleared for it
@@ -454,8 +680,9 @@ pub async fn summary_by_id(db: &Db, token_id: i64) -> Result<TokenSummary, AppEr
         .bind(token_id)
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|r| r.summary(now()))
-        .ok_or_else(|| AppError::not_found("Token"))
+    let row = row.ok_or_else(|| AppError::not_found("Token"))?;
+    let restrictions = restrictions_of(db, "t.id = $1", row.id).await?;
+    Ok(row.summary(now(), &restrictions))
 }
 
 /// Disables (revokes) or enables (reactivates) one token of `owner`. A token
@@ -633,7 +860,7 @@ pub async fn revoke_all(db: &Db, actor: &Actor<'_>, owner: Owner) -> Result<u64,
 pub struct TokenIdentity {
     pub token_id: i64,
     pub token_name: String,
-    pub kind: String,
+    pub kind: TokenKind,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub disabled_at: Option<i64>,
@@ -644,13 +871,18 @@ pub struct TokenIdentity {
     pub email: Option<String>,
     pub user_kind: String,
     pub user_disabled: bool,
-    pub user_is_instance_admin: bool,
     /// Where an organization or group token belongs.
     pub org_id: Option<i64>,
     pub group_id: Option<i64>,
     /// The organization has turned this kind of token off (Settings).
     pub switched_off: bool,
-    /// Loaded only for a token that could be accepted.
+    /// What the token may do: scopes, home, organization restriction. Every
+    /// decision about it is `access::decide`'s.
+    pub grant: TokenGrant,
+    /// Where it may be used from.
+    pub allowed: AllowedAddresses,
+    /// Loaded only for a token that could be accepted, and only the
+    /// organizations its restriction lets it act in.
     pub organizations: Vec<OrgMembership>,
     /// When this process last noted a use, so that the common case (noted
     /// within the minute) costs one atomic read and no lock.
@@ -691,13 +923,15 @@ impl TokenIdentity {
         }
     }
 
-    /// The acting user's standing in the organization called `slug`, if any.
+    /// The acting user's standing in the organization called `slug`, if the
+    /// token reaches it.
     pub fn org(&self, slug: &str) -> Option<&OrgMembership> {
         self.organizations.iter().find(|o| o.slug == slug)
     }
 
-    pub fn is_kind(&self, kind: TokenKind) -> bool {
-        self.kind == kind.name()
+    /// Who is asking, for `access::decide`.
+    pub fn caller(&self) -> access::Caller<'_> {
+        access::Caller::Token(&self.grant)
     }
 
     /// Whether the API would accept this token at `now`.
@@ -729,7 +963,8 @@ impl TokenIdentity {
     }
 }
 
-/// Why a presented token was refused. The API answers all of them alike.
+/// Why a presented token was refused. The API answers all of them alike,
+/// except a use from an address the token does not allow, which says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRejection {
     Missing,
@@ -740,11 +975,14 @@ pub enum TokenRejection {
     UserDisabled,
     /// An organization or group token of an organization that turned them off.
     SwitchedOff,
+    /// A valid token from outside its allowlist (the address, when known).
+    AddressNotAllowed(Option<IpAddr>),
 }
 
 /// Checks a presented token: parse and checksum first (no database), then the
 /// cache, and only on a miss the database (one indexed read, plus the user's
-/// memberships). Never writes; last use is noted in memory for the batch.
+/// memberships). Never writes; last use, and a refusal by address, are noted
+/// in memory for the batch.
 pub async fn authenticate(
     db: &Db,
     usage: &UsageRecorder,
@@ -758,16 +996,16 @@ pub async fn authenticate(
         return Ok(Err(TokenRejection::Malformed));
     };
     let digest = token.digest();
-    let identity = match db.auth_cache.get(&digest) {
+    let cache = &db.auth_cache;
+    let identity = match cache.get(&digest) {
         Some(identity) => identity,
         None => {
-            let generation = db.auth_cache.generation();
+            let generation = cache.generation();
             let Some(identity) = load_identity(db, &digest.to_hex()).await? else {
                 return Ok(Err(TokenRejection::Unknown));
             };
             let identity = Arc::new(identity);
-            db.auth_cache
-                .insert(digest, generation, Arc::clone(&identity));
+            cache.insert(digest, generation, Arc::clone(&identity));
             identity
         }
     };
@@ -775,90 +1013,109 @@ pub async fn authenticate(
     if let Err(rejection) = identity.check(now) {
         return Ok(Err(rejection));
     }
+    if !identity.allowed.allows(ip) {
+        usage.record_refusal(&identity, now, ip);
+        return Ok(Err(TokenRejection::AddressNotAllowed(ip)));
+    }
     usage.record(&identity, now, ip);
     Ok(Ok(identity))
+}
+
+/// The columns a token check reads, by name.
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    token_id: i64,
+    token_name: String,
+    kind: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    disabled_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: String,
+    restricted_to_orgs: i64,
+    allowed_ips: String,
+    user_id: i64,
+    display_name: String,
+    email: Option<String>,
+    user_kind: String,
+    user_disabled: i64,
+    instance_admin: i64,
+    org_id: Option<i64>,
+    group_id: Option<i64>,
+    switched_off: i64,
 }
 
 pub(crate) async fn load_identity(
     db: &Db,
     digest_hex: &str,
 ) -> Result<Option<TokenIdentity>, AppError> {
-    // sqlx decodes tuples of up to 16 columns: this is exactly that.
-    type Row = (
-        i64,
-        String,
-        String,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        String,
-        Option<String>,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        i64,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT t.id, t.name, t.kind, t.created_at, t.expires_at, t.disabled_at, t.last_used_at, \
-         u.id, u.display_name, u.email, u.kind, u.is_disabled, u.is_instance_admin, t.org_id, t.group_id, \
+    let row: Option<IdentityRow> = sqlx::query_as(
+        "SELECT t.id AS token_id, t.name AS token_name, t.kind, t.created_at, t.expires_at, \
+         t.disabled_at, t.last_used_at, t.scopes, t.restricted_to_orgs, t.allowed_ips, \
+         u.id AS user_id, u.display_name, u.email, u.kind AS user_kind, \
+         u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin, t.org_id, t.group_id, \
          CASE WHEN t.kind = 'organization' AND o.allow_org_tokens = 0 THEN 1 \
-              WHEN t.kind = 'group' AND o.allow_group_tokens = 0 THEN 1 ELSE 0 END \
+              WHEN t.kind = 'group' AND o.allow_group_tokens = 0 THEN 1 ELSE 0 END AS switched_off \
          FROM access_tokens t JOIN users u ON u.id = t.user_id \
          LEFT JOIN organizations o ON o.id = t.org_id WHERE t.digest = $1",
     )
     .bind(digest_hex)
     .fetch_optional(&db.pool)
     .await?;
-    let Some((
-        token_id,
-        token_name,
-        kind,
-        created_at,
-        expires_at,
-        disabled_at,
-        last_used_at,
-        user_id,
-        display_name,
-        email,
-        user_kind,
-        user_disabled,
-        instance_admin,
-        org_id,
-        group_id,
-        switched_off,
-    )) = row
-    else {
+    let Some(row) = row else {
         return Ok(None);
     };
+    let kind = TokenKind::from_db(&row.kind);
     let mut identity = TokenIdentity {
-        token_id,
-        token_name,
+        token_id: row.token_id,
+        token_name: row.token_name,
         kind,
-        created_at,
-        expires_at,
-        disabled_at,
-        last_used_at,
-        user_id,
-        display_name,
-        email,
-        user_kind,
-        user_disabled: user_disabled != 0,
-        user_is_instance_admin: instance_admin != 0,
-        org_id,
-        group_id,
-        switched_off: switched_off != 0,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        disabled_at: row.disabled_at,
+        last_used_at: row.last_used_at,
+        user_id: row.user_id,
+        display_name: row.display_name,
+        email: row.email,
+        user_kind: row.user_kind,
+        user_disabled: row.user_disabled != 0,
+        org_id: row.org_id,
+        group_id: row.group_id,
+        switched_off: row.switched_off != 0,
+        grant: TokenGrant {
+            kind,
+            home_org: row.org_id,
+            home_group: row.group_id,
+            home_role: None,
+            scopes: Scopes::from_stored(&row.scopes),
+            acts_in: None,
+            instance_admin: kind == TokenKind::Personal && row.instance_admin != 0,
+        },
+        allowed: AllowedAddresses::from_stored(&row.allowed_ips),
         organizations: Vec::new(),
-        noted_at: AtomicI64::new(last_used_at.unwrap_or(i64::MIN)),
+        noted_at: AtomicI64::new(row.last_used_at.unwrap_or(i64::MIN)),
         whoami_json: OnceLock::new(),
     };
+    if row.restricted_to_orgs != 0 {
+        identity.grant.acts_in = Some(restricted_orgs(db, row.token_id).await?);
+    }
     if identity.check(now()).is_ok() {
-        identity.organizations = memberships(db, user_id).await?;
+        let mut organizations = memberships(db, row.user_id).await?;
+        organizations.retain(|org| identity.grant.reaches_org(org.id));
+        identity.organizations = organizations;
+        identity.grant.home_role = identity.home().2;
     }
     Ok(Some(identity))
+}
+
+/// The organizations a restricted personal token may act in.
+pub(crate) async fn restricted_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i64>, AppError> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT org_id FROM token_org_restrictions WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The organizations the user reaches (as a member, or through a group only)
@@ -917,6 +1174,8 @@ struct Usage {
     /// When each token's use was last noted, so a cached (older) stored time
     /// does not note it again on every request.
     noted: HashMap<i64, i64>,
+    /// The latest refusal of each token from an address it does not allow.
+    refused: HashMap<i64, LastUse>,
 }
 
 /// When a token was used, and from which address.
@@ -949,19 +1208,41 @@ impl UsageRecorder {
         usage.pending.insert(identity.token_id, (now, ip));
     }
 
+    /// Notes a refusal of `identity`'s token from `ip`, outside its
+    /// allowlist; only the latest per token is written.
+    pub fn record_refusal(&self, identity: &TokenIdentity, now: i64, ip: Option<IpAddr>) {
+        if let Ok(mut usage) = self.inner.lock() {
+            usage.refused.insert(identity.token_id, (now, ip));
+        }
+    }
+
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let batch: Vec<_> = match self.inner.lock() {
+        let (batch, refusals): (Vec<_>, Vec<_>) = match self.inner.lock() {
             Ok(mut usage) => {
                 let cutoff = now() - USAGE_RESOLUTION_SECS;
                 usage.noted.retain(|_, at| *at > cutoff);
-                usage.pending.drain().collect()
+                (
+                    usage.pending.drain().collect(),
+                    usage.refused.drain().collect(),
+                )
             }
             Err(_) => return Ok(0),
         };
-        if batch.is_empty() {
+        if batch.is_empty() && refusals.is_empty() {
             return Ok(0);
         }
         let mut tx = db.pool.begin().await?;
+        for (token_id, (at, ip)) in &refusals {
+            sqlx::query(
+                "UPDATE access_tokens SET last_refused_at = $1, last_refused_ip = $2 \
+                 WHERE id = $3 AND (last_refused_at IS NULL OR last_refused_at <= $1)",
+            )
+            .bind(at)
+            .bind(ip.map(|ip| ip.to_string()))
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         for (token_id, (at, ip)) in &batch {
             sqlx::query(
                 "UPDATE access_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
@@ -973,7 +1254,7 @@ impl UsageRecorder {
             .await?;
         }
         tx.commit().await?;
-        Ok(batch.len())
+        Ok(batch.len() + refusals.len())
     }
 }
 

@@ -27,11 +27,16 @@ enum Who {
     OtherOrgAdminToken,
     DisabledToken,
     ExpiredToken,
+    /// An admin-role organization token holding only `identity:read`.
+    NarrowOrgAdminToken,
+    /// The organization admin's personal token, restricted to another of
+    /// their organizations.
+    RestrictedPersonalToken,
 }
 
 use Who::*;
 
-const EVERYONE: [Who; 14] = [
+const EVERYONE: [Who; 16] = [
     Anonymous,
     Outsider,
     OrgUser,
@@ -46,6 +51,8 @@ const EVERYONE: [Who; 14] = [
     OtherOrgAdminToken,
     DisabledToken,
     ExpiredToken,
+    NarrowOrgAdminToken,
+    RestrictedPersonalToken,
 ];
 
 /// A caller: a signed-in browser session, a token, or neither.
@@ -121,6 +128,10 @@ fn token_status(who: Who, need: ApiNeed, success: u16) -> u16 {
         (Anonymous | Outsider | OrgUser | OrgAdmin | GroupAdmin | OtherOrgAdmin, _) => 401,
         (DisabledToken | ExpiredToken, _) => 401,
         (_, ApiNeed::AnyToken) => success,
+        // Outside its restriction a token is not a member anywhere.
+        (RestrictedPersonalToken, _) => 404,
+        // The admin role, but not the scope: insufficient_scope.
+        (NarrowOrgAdminToken, _) => 403,
         (OtherOrgAdminToken, _) => 404,
         (_, ApiNeed::OrgMember) if reads_org => success,
         (_, ApiNeed::OrgMember) => 403,
@@ -206,6 +217,40 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
             ],
         )
         .await);
+    let narrow = ok(app
+        .rpc(
+            &w.oa,
+            "create_token",
+            &[
+                ("org", "acme"),
+                ("name", "narrow"),
+                ("expiry", "7d"),
+                ("admin", "on"),
+                ("scopes[]", "identity:read"),
+            ],
+        )
+        .await)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Root admins both organizations; this token acts in Globex only.
+    let restricted = ok(app
+        .rpc(
+            &w.root,
+            "create_token",
+            &[
+                ("name", "globex only"),
+                ("expiry", "7d"),
+                ("scopes[]", "identity:read"),
+                ("scopes[]", "orgs:read"),
+                ("acts", "some"),
+                ("acts_in[]", "globex"),
+            ],
+        )
+        .await)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (expired_id, expired) = create_token(&app, &w.oa, "", "expired", true).await;
     sqlx::query("UPDATE access_tokens SET expires_at = 1000 WHERE id = $1")
         .bind(expired_id.parse::<i64>().unwrap())
@@ -241,6 +286,8 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
             OtherOrgAdminToken => token(&other_token),
             DisabledToken => token(&disabled),
             ExpiredToken => token(&expired),
+            NarrowOrgAdminToken => token(&narrow),
+            RestrictedPersonalToken => token(&restricted),
         }
     };
 
@@ -402,7 +449,7 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
             restore(&app).await;
         }
     }
-    assert!(cells >= 400, "the matrix shrank to {cells} cells");
+    assert!(cells >= 450, "the matrix shrank to {cells} cells");
     assert!(
         wrong.is_empty(),
         "{} wrong cells:\n{}",
@@ -475,7 +522,11 @@ async fn call(
                 form.push(("group", "platform"));
             }
             if *name == "create_token" {
-                form.extend([("name", "cell"), ("expiry", "7d")]);
+                form.extend([
+                    ("name", "cell"),
+                    ("expiry", "7d"),
+                    ("scopes[]", "identity:read"),
+                ]);
             }
             if *name == "set_token_enabled" {
                 form.push(("enabled", "false"));
@@ -547,7 +598,7 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
 async fn restore(app: &TestApp) {
     sqlx::query(
         "UPDATE access_tokens SET disabled_at = NULL WHERE disabled_at IS NOT NULL \
-         AND name IN ('org user', 'org admin', 'group user', 'group admin', 'mine', 'g')",
+         AND name IN ('org user', 'org admin', 'group user', 'group admin', 'mine', 'g', 'narrow', 'globex only')",
     )
     .execute(&app.db.pool)
     .await

@@ -247,7 +247,11 @@ fn token_secrets_never_reach_the_logs() {
         assert!(res.status().is_success());
         let created: serde_json::Value = client
             .post(format!("{base}/rpc/create_token"))
-            .form(&[("name", "logged?"), ("expiry", "7d")])
+            .form(&[
+                ("name", "logged?"),
+                ("expiry", "7d"),
+                ("scopes[]", "identity:read"),
+            ])
             .send()
             .await
             .unwrap()
@@ -279,7 +283,11 @@ fn token_secrets_never_reach_the_logs() {
         client
             .post(format!("{base}/rpc/create_token"))
             .header("accept", "text/html")
-            .form(&[("name", "plain"), ("expiry", "7d")])
+            .form(&[
+                ("name", "plain"),
+                ("expiry", "7d"),
+                ("scopes[]", "identity:read"),
+            ])
             .send()
             .await
             .unwrap();

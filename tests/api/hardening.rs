@@ -419,7 +419,11 @@ async fn secrets_and_personal_pages_are_never_cached(app: TestApp) {
     let w = world(&app).await;
     let res =
         w.oa.post(format!("{}/rpc/create_token", app.base))
-            .form(&[("name", "ci"), ("expiry", "7d")])
+            .form(&[
+                ("name", "ci"),
+                ("expiry", "7d"),
+                ("scopes[]", "identity:read"),
+            ])
             .send()
             .await
             .unwrap();

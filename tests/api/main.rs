@@ -10,6 +10,7 @@ mod hardening;
 mod org_tokens;
 mod orgs;
 mod pages;
+mod scopes;
 mod spec;
 mod token_lifecycle;
 mod tokens;

@@ -267,9 +267,14 @@ async fn introspection_answers_admins_about_what_they_may_see(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["active"], true);
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["scope"], "group:acme/platform:user");
+    // `scope` lists scopes (RFC 7662); where the token acts is said apart.
+    assert_eq!(
+        body["scope"],
+        "identity:read orgs:read self:rotate tokens:manage"
+    );
     assert_eq!(body["organization"], "acme");
     assert_eq!(body["group"], "platform");
+    assert_eq!(body["role"], "user");
     assert!(body["exp"].as_i64().unwrap() > body["iat"].as_i64().unwrap());
     // ...but not about a person's token, nor about garbage.
     for token in [ou_personal.as_str(), "lkp_nonsense", "x"] {
@@ -292,7 +297,11 @@ async fn introspection_answers_admins_about_what_they_may_see(app: TestApp) {
     )
     .await;
     assert_eq!(body["active"], true);
-    assert_eq!(body["scope"], "user");
+    assert_eq!(
+        body["scope"],
+        "identity:read orgs:read self:rotate tokens:introspect"
+    );
+    assert!(body.get("acts_in").is_none(), "not restricted");
     assert_eq!(body["username"], "ou@example.com");
     // A disabled token is inactive.
     api(

@@ -573,9 +573,13 @@ async fn without_javascript_the_secret_is_shown_once_on_a_script_free_page(app: 
             .form(&form)
             .send()
     };
-    let res = post(vec![("name", "plain form"), ("expiry", "7d")])
-        .await
-        .unwrap();
+    let res = post(vec![
+        ("name", "plain form"),
+        ("expiry", "7d"),
+        ("scopes[]", "identity:read"),
+    ])
+    .await
+    .unwrap();
     // Post, then redirect: the secret is not in the answer to the post, so
     // reloading the page that shows it cannot post (and mint) again.
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
