@@ -19,6 +19,8 @@ async function createInDialog(page: Page, context: BrowserContext, info: TestInf
   await dialog.getByLabel('Name').fill(name);
   await dialog.getByLabel('Expires').selectOption('7d');
   await dialog.getByLabel(adminLabel).check();
+  // These integrations read the organization's members.
+  await dialog.getByLabel(/orgs:read/).check();
   await checkA11y(page, jsEnabled(info));
   await dialog.getByRole('button', { name: 'Create token' }).click();
 
