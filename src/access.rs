@@ -158,17 +158,22 @@ pub struct TokenGrant {
     /// For a personal token restricted to some organizations: their ids.
     /// None: everywhere its user is a member.
     pub acts_in: Option<BTreeSet<i64>>,
+    /// Organizations that need their admins' approval for personal tokens
+    /// and have not given it to this one (pending or denied).
+    pub unapproved: BTreeSet<i64>,
     /// Its acting user is an instance admin (only ever a person).
     pub instance_admin: bool,
 }
 
 impl TokenGrant {
     /// Whether the token may act in the organization at all. Outside its
-    /// restriction a token behaves as if its user were not a member.
+    /// restriction, or without an approval the organization requires, a
+    /// token behaves as if its user were not a member.
     pub fn reaches_org(&self, org_id: i64) -> bool {
         self.acts_in
             .as_ref()
             .is_none_or(|orgs| orgs.contains(&org_id))
+            && !self.unapproved.contains(&org_id)
     }
 }
 
@@ -455,6 +460,7 @@ mod tests {
             home_role: (kind != TokenKind::Personal).then_some(Role::Admin),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             acts_in: None,
+            unapproved: BTreeSet::new(),
             instance_admin: false,
         }
     }
@@ -716,6 +722,30 @@ mod tests {
                 Caller::Token(&unrestricted),
                 Action::IntrospectToken { target_org: None }
             ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_token_awaiting_approval_does_not_reach_that_organization() {
+        let pending = TokenGrant {
+            unapproved: [ORG].into(),
+            ..all(TokenKind::Personal)
+        };
+        assert_eq!(
+            decide(
+                Caller::Token(&pending),
+                Action::ReadOrg(standing(USER, None))
+            ),
+            Err(NotFound("Organization"))
+        );
+        let elsewhere = Standing {
+            org_id: OTHER_ORG,
+            org_role: USER,
+            group: None,
+        };
+        assert_eq!(
+            decide(Caller::Token(&pending), Action::ReadOrg(Some(elsewhere))),
             Ok(())
         );
     }

@@ -35,6 +35,19 @@ CREATE TABLE custom_scopes (
     created_at  BIGINT NOT NULL
 );
 
+-- An organization may require its admins to approve each personal token
+-- before it acts there. A decision (approve or deny) is made once: the
+-- primary key lets only the first of two racing decisions in.
+ALTER TABLE organizations ADD COLUMN personal_tokens_need_approval BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE token_org_approvals (
+    token_id   BIGINT NOT NULL REFERENCES access_tokens (id) ON DELETE CASCADE,
+    org_id     BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    approved   BIGINT NOT NULL,
+    decided_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    decided_at BIGINT NOT NULL,
+    PRIMARY KEY (token_id, org_id)
+);
+
 -- What a token may do is part of every token check. Restrictions are written
 -- with their token, before any check could have seen it.
 CREATE TRIGGER access_tokens_grant_update
@@ -42,4 +55,7 @@ BEFORE UPDATE OF scopes, restricted_to_orgs, allowed_ips ON access_tokens
 FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();
 CREATE TRIGGER token_org_restrictions_auth_change
 BEFORE DELETE ON token_org_restrictions
+FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();
+CREATE TRIGGER token_org_approvals_auth_change
+BEFORE INSERT OR UPDATE OR DELETE ON token_org_approvals
 FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();

@@ -34,10 +34,29 @@ CREATE TABLE custom_scopes (
     created_at  INTEGER NOT NULL
 );
 
+-- An organization may require its admins to approve each personal token
+-- before it acts there. A decision (approve or deny) is made once: the
+-- primary key lets only the first of two racing decisions in.
+ALTER TABLE organizations ADD COLUMN personal_tokens_need_approval INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE token_org_approvals (
+    token_id   INTEGER NOT NULL REFERENCES access_tokens (id) ON DELETE CASCADE,
+    org_id     INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    approved   INTEGER NOT NULL,
+    decided_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    decided_at INTEGER NOT NULL,
+    PRIMARY KEY (token_id, org_id)
+);
+
 -- What a token may do is part of every token check. Restrictions are written
 -- with their token, before any check could have seen it.
 CREATE TRIGGER access_tokens_grant_update
 AFTER UPDATE OF scopes, restricted_to_orgs, allowed_ips ON access_tokens
 BEGIN UPDATE auth_epoch SET value = value + 1; END;
 CREATE TRIGGER token_org_restrictions_auth_delete AFTER DELETE ON token_org_restrictions
+BEGIN UPDATE auth_epoch SET value = value + 1; END;
+CREATE TRIGGER token_org_approvals_auth_insert AFTER INSERT ON token_org_approvals
+BEGIN UPDATE auth_epoch SET value = value + 1; END;
+CREATE TRIGGER token_org_approvals_auth_update AFTER UPDATE ON token_org_approvals
+BEGIN UPDATE auth_epoch SET value = value + 1; END;
+CREATE TRIGGER token_org_approvals_auth_delete AFTER DELETE ON token_org_approvals
 BEGIN UPDATE auth_epoch SET value = value + 1; END;

@@ -203,6 +203,7 @@ pub async fn update_org_settings(
     #[server(default)] allow_group_tokens: String,
     #[server(default)] allow_non_expiring_tokens: String,
     #[server(default)] token_max_lifetime_days: String,
+    #[server(default)] personal_tokens_need_approval: String,
 ) -> Result<OrgSettings, AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
@@ -211,10 +212,13 @@ pub async fn update_org_settings(
         &ctx,
         &user,
         &org,
-        ticked(&allow_org_tokens),
-        ticked(&allow_group_tokens),
-        ticked(&allow_non_expiring_tokens),
-        &token_max_lifetime_days,
+        server::SettingsChange {
+            allow_org_tokens: ticked(&allow_org_tokens),
+            allow_group_tokens: ticked(&allow_group_tokens),
+            allow_non_expiring_tokens: ticked(&allow_non_expiring_tokens),
+            max_lifetime_days: &token_max_lifetime_days,
+            personal_tokens_need_approval: ticked(&personal_tokens_need_approval),
+        },
     )
     .await
     .map_err(|e| {
@@ -226,6 +230,10 @@ pub async fn update_org_settings(
                 allow_non_expiring_tokens.as_str(),
             ),
             ("token_max_lifetime_days", token_max_lifetime_days.as_str()),
+            (
+                "personal_tokens_need_approval",
+                personal_tokens_need_approval.as_str(),
+            ),
         ])
     })
 }

@@ -74,6 +74,9 @@ pub struct OrgSettings {
     pub allow_group_tokens: bool,
     pub allow_non_expiring_tokens: bool,
     pub token_max_lifetime_days: Option<i64>,
+    /// Personal tokens act here only once an admin approved them.
+    #[serde(default)]
+    pub personal_tokens_need_approval: bool,
     /// The instance's own limit, which the organization cannot exceed.
     pub instance_max_lifetime_days: Option<i64>,
     pub instance_allows_non_expiring: bool,

@@ -843,10 +843,15 @@ pub async fn remove_group_member(
 }
 
 pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, AppError> {
-    let (allow_org, allow_group, allow_non_expiring, max_days): (i64, i64, i64, Option<i64>) =
-        sqlx::query_as(
+    let (allow_org, allow_group, allow_non_expiring, max_days, need_approval): (
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+    ) = sqlx::query_as(
             "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
-             token_max_lifetime_days FROM organizations WHERE id = $1",
+             token_max_lifetime_days, personal_tokens_need_approval FROM organizations WHERE id = $1",
         )
         .bind(org_id)
         .fetch_one(&ctx.db().pool)
@@ -857,6 +862,7 @@ pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, 
         allow_group_tokens: allow_group != 0,
         allow_non_expiring_tokens: allow_non_expiring != 0,
         token_max_lifetime_days: max_days,
+        personal_tokens_need_approval: need_approval != 0,
         instance_max_lifetime_days: instance.max_lifetime_days,
         instance_allows_non_expiring: instance.allow_non_expiring,
     })
@@ -865,15 +871,29 @@ pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, 
 /// Longest lifetime an organization may set for its tokens, in days.
 const MAX_LIFETIME_DAYS_LIMIT: i64 = 3650;
 
+/// The Settings form as submitted.
+pub struct SettingsChange<'a> {
+    pub allow_org_tokens: bool,
+    pub allow_group_tokens: bool,
+    pub allow_non_expiring_tokens: bool,
+    /// As typed: empty for no limit.
+    pub max_lifetime_days: &'a str,
+    pub personal_tokens_need_approval: bool,
+}
+
 pub async fn update_org_settings(
     ctx: &RequestCtx,
     user: &CurrentUser,
     org_slug: &str,
-    allow_org_tokens: bool,
-    allow_group_tokens: bool,
-    allow_non_expiring_tokens: bool,
-    max_lifetime_days: &str,
+    change: SettingsChange<'_>,
 ) -> Result<OrgSettings, AppError> {
+    let SettingsChange {
+        allow_org_tokens,
+        allow_group_tokens,
+        allow_non_expiring_tokens,
+        max_lifetime_days,
+        personal_tokens_need_approval,
+    } = change;
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
     let max_days = match max_lifetime_days.trim() {
         "" => None,
@@ -891,13 +911,15 @@ pub async fn update_org_settings(
     let mut tx = ctx.db().pool.begin().await?;
     sqlx::query(
         "UPDATE organizations SET allow_org_tokens = $1, allow_group_tokens = $2, \
-         allow_non_expiring_tokens = $3, token_max_lifetime_days = $4 WHERE id = $5",
+         allow_non_expiring_tokens = $3, token_max_lifetime_days = $4, \
+         personal_tokens_need_approval = $6 WHERE id = $5",
     )
     .bind(i64::from(allow_org_tokens))
     .bind(i64::from(allow_group_tokens))
     .bind(i64::from(allow_non_expiring_tokens))
     .bind(max_days)
     .bind(org.id)
+    .bind(i64::from(personal_tokens_need_approval))
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -913,12 +935,14 @@ pub async fn update_org_settings(
                     "allow_group_tokens": before.allow_group_tokens,
                     "allow_non_expiring_tokens": before.allow_non_expiring_tokens,
                     "token_max_lifetime_days": before.token_max_lifetime_days,
+                    "personal_tokens_need_approval": before.personal_tokens_need_approval,
                 },
                 "to": {
                     "allow_org_tokens": allow_org_tokens,
                     "allow_group_tokens": allow_group_tokens,
                     "allow_non_expiring_tokens": allow_non_expiring_tokens,
                     "token_max_lifetime_days": max_days,
+                    "personal_tokens_need_approval": personal_tokens_need_approval,
                 },
             })),
             ..Default::default()

@@ -13,6 +13,7 @@ use crate::orgs::api::{
     CreateGroup, DeleteGroup, RemoveOrgMember, SetOrgMemberRole, UpdateOrgSettings,
 };
 use crate::orgs::{AuditPage, Member, OrgView};
+use crate::tokens::api::{list_token_requests, DecideTokenRequest};
 use crate::tokens::TokenScope;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -316,7 +317,81 @@ pub fn OrgGroupsTab() -> impl IntoView {
 #[component]
 pub fn OrgTokensTab() -> impl IntoView {
     let org = param("org").get_untracked();
-    view! { <TokensPanel scope=TokenScope::Organization { org }/> }
+    view! {
+        <TokenRequests org=org.clone()/>
+        <TokensPanel scope=TokenScope::Organization { org }/>
+    }
+}
+
+/// Members' personal tokens waiting for an admin's approval, when the
+/// organization requires it; nothing when none is waiting.
+#[component]
+fn TokenRequests(org: String) -> impl IntoView {
+    let decide = ServerAction::<DecideTokenRequest>::new();
+    let requests = Resource::new(move || decide.version().get(), {
+        let org = org.clone();
+        move |_| list_token_requests(org.clone())
+    });
+    let error = action_error(decide);
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let org = org.clone();
+                Suspend::new(async move {
+                    let requests = requests.await.unwrap_or_default();
+                    (!requests.is_empty()).then(|| view! {
+                        <section class="card">
+                            <h2>"Requests"</h2>
+                            <p class="muted">"These personal tokens act in this organization only once an admin approves them."</p>
+                            <FormAlert error/>
+                            <div class="table-wrap">
+                                <table>
+                                    <caption class="visually-hidden">"Personal tokens awaiting approval"</caption>
+                                    <thead><tr>
+                                        <th scope="col">"Token"</th>
+                                        <th scope="col">"Owner"</th>
+                                        <th scope="col">"Scopes"</th>
+                                        <th scope="col">"Expires"</th>
+                                        <th scope="col"><span class="visually-hidden">"Decision"</span></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {requests.into_iter().map(|request| {
+                                            let id = request.token_id.to_string();
+                                            let org = org.clone();
+                                            let name = request.name.clone();
+                                            let decision = move |value: &'static str, label: &'static str, class: &'static str| {
+                                                let (org, id, name) = (org.clone(), id.clone(), name.clone());
+                                                view! {
+                                                    <ActionForm action=decide>
+                                                        <input type="hidden" name="org" value=org/>
+                                                        <input type="hidden" name="token_id" value=id/>
+                                                        <input type="hidden" name="decision" value=value/>
+                                                        <button type="submit" class=class>{label}<span class="visually-hidden">" " {name}</span></button>
+                                                    </ActionForm>
+                                                }
+                                            };
+                                            view! {
+                                                <tr>
+                                                    <th scope="row">{request.name.clone()}</th>
+                                                    <td>{request.owner.clone()}</td>
+                                                    <td>{request.scopes.join(", ")}</td>
+                                                    <td>{request.expires_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                    <td class="actions"><div class="row-actions">
+                                                        {decision("approve", "Approve", "btn btn-small btn-primary")}
+                                                        {decision("deny", "Deny", "btn btn-small btn-danger-ghost")}
+                                                    </div></td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        </section>
+                    })
+                })
+            }}
+        </Transition>
+    }
 }
 
 fn org_tabs(base: &str, admin: bool) -> Vec<Tab> {
@@ -518,6 +593,15 @@ fn TokenSettings(org: String) -> impl IntoView {
                                             aria-invalid=move || max_message().is_some().then_some("true")/>
                                         <p class="field-hint" id="max-lifetime-hint">{limit}</p>
                                         <p class="field-error" id="max-lifetime-error" role="alert">{max_message}</p>
+                                    </div>
+                                </fieldset>
+                                <fieldset>
+                                    <legend>"Personal tokens"</legend>
+                                    <div class="field field-check">
+                                        <input id="need-approval" type="checkbox" name="personal_tokens_need_approval"
+                                            checked=current.personal_tokens_need_approval aria-describedby="need-approval-hint"/>
+                                        <label for="need-approval">"Personal tokens need approval to act in this organization"</label>
+                                        <p class="field-hint" id="need-approval-hint">"Members' personal tokens reach this organization only after an admin approves them under Access Tokens, Requests. Turning this on stops the ones not approved yet."</p>
                                     </div>
                                 </fieldset>
                                 <button type="submit" class="btn btn-primary">"Save settings"</button>

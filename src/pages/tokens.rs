@@ -16,7 +16,9 @@ use crate::tokens::api::{
     list_token_activity, list_tokens, token_policy, CreateToken, DeleteToken, RevokeAllTokens,
     SetTokenEnabled,
 };
-use crate::tokens::{relative_time, CreatedToken, TokenScope, TokenStatus, TokenSummary};
+use crate::tokens::{
+    relative_time, ApprovalState, CreatedToken, TokenScope, TokenStatus, TokenSummary,
+};
 use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -306,6 +308,14 @@ fn TokenTable(
                                             format!("Acts in {}", orgs.join(", "))
                                         }}</span>
                                     })}
+                                    {t.approvals.iter().map(|approval| {
+                                        let (text, class) = match approval.state {
+                                            ApprovalState::Pending => ("Awaiting approval in", "small pending"),
+                                            ApprovalState::Approved => ("Approved in", "muted small"),
+                                            ApprovalState::Denied => ("Denied in", "small refused"),
+                                        };
+                                        view! { <span class=class>{format!("{text} {}", approval.org)}</span> }
+                                    }).collect_view()}
                                     {(!t.allowed_ips.is_empty()).then(|| view! {
                                         <span class="muted small">{format!("Only from {}", t.allowed_ips.join(", "))}</span>
                                     })}

@@ -9,7 +9,7 @@
 
 #[cfg(feature = "ssr")]
 use super::TokenScope;
-use super::{CreatedToken, TokenActivity, TokenList};
+use super::{CreatedToken, TokenActivity, TokenList, TokenRequest};
 use crate::domain::ExpiryPolicy;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -150,4 +150,31 @@ pub async fn revoke_all_tokens(
 ) -> Result<u64, AppError> {
     let (ctx, user, owner) = cleared(&org, &group).await?;
     server::revoke_all(ctx.db(), &ctx.actor(&user), owner).await
+}
+
+/// Personal tokens awaiting this organization's approval (for its admins).
+#[server(prefix = "/rpc", endpoint = "list_token_requests")]
+pub async fn list_token_requests(org: String) -> Result<Vec<TokenRequest>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let org = crate::orgs::server::org_token_access(ctx.db(), &user, &org).await?;
+    super::approvals::requests(ctx.db(), org.id).await
+}
+
+/// `decision` is `approve` or `deny`.
+#[server(prefix = "/rpc", endpoint = "decide_token_request")]
+pub async fn decide_token_request(
+    org: String,
+    token_id: i64,
+    decision: String,
+) -> Result<(), AppError> {
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => return Err(AppError::BadRequest("decide approve or deny".into())),
+    };
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let org = crate::orgs::server::org_token_access(ctx.db(), &user, &org).await?;
+    super::approvals::decide(ctx.db(), &ctx.actor(&user), org.id, token_id, approve).await
 }

@@ -254,6 +254,16 @@ pub async fn rotate(
         tx.rollback().await?;
         return Ok(None);
     }
+    // Organizations that approved the old token have approved its successor.
+    sqlx::query(
+        "INSERT INTO token_org_approvals (token_id, org_id, approved, decided_by, decided_at) \
+         SELECT $1, org_id, approved, decided_by, decided_at FROM token_org_approvals \
+         WHERE token_id = $2",
+    )
+    .bind(id)
+    .bind(old.id)
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut *tx,
         actor,

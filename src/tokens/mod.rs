@@ -3,6 +3,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod approvals;
+#[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod lifecycle;
@@ -171,6 +173,40 @@ pub struct TokenSummary {
     pub last_refused_at: Option<i64>,
     #[serde(default)]
     pub last_refused_ip: Option<String>,
+    /// For a personal token: the organizations that require approval of
+    /// personal tokens, and their decision so far.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
+}
+
+/// Where a personal token stands with an organization that approves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Approval {
+    /// The organization's slug.
+    pub org: String,
+    pub state: ApprovalState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Denied,
+}
+
+/// A personal token waiting for an organization admin's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub token_id: i64,
+    pub name: String,
+    /// Its owner, by name and email.
+    pub owner: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
 }
 
 /// A user's tokens, with the server's clock so relative times ("in 3 days")

@@ -3,7 +3,9 @@
 //! hot path.
 
 use super::secret::{PlainToken, TokenKind};
-use super::{CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary};
+use super::{
+    Approval, ApprovalState, CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary,
+};
 use crate::access::{self, Scopes, TokenGrant};
 use crate::auth::CurrentUser;
 use crate::domain::{AllowedAddresses, ExpiryChoice, ExpiryPolicy, Role, TokenName};
@@ -174,10 +176,23 @@ struct TokenRow {
 }
 
 impl TokenRow {
-    /// `restrictions`: (token id, organization slug) of the tokens listed.
-    fn summary(self, now: i64, restrictions: &[(i64, String)]) -> TokenSummary {
+    fn summary(self, now: i64, related: &Related) -> TokenSummary {
+        let approvals = related
+            .approvals
+            .iter()
+            .filter(|(token_id, ..)| *token_id == self.id)
+            .map(|(_, org, approved)| Approval {
+                org: org.clone(),
+                state: match approved {
+                    None => ApprovalState::Pending,
+                    Some(0) => ApprovalState::Denied,
+                    Some(_) => ApprovalState::Approved,
+                },
+            })
+            .collect();
         let acts_in = (self.restricted_to_orgs != 0).then(|| {
-            restrictions
+            related
+                .restrictions
                 .iter()
                 .filter(|(token_id, _)| *token_id == self.id)
                 .map(|(_, slug)| slug.clone())
@@ -205,25 +220,46 @@ impl TokenRow {
             allowed_ips: AllowedAddresses::from_stored(&self.allowed_ips).entries(),
             last_refused_at: self.last_refused_at,
             last_refused_ip: self.last_refused_ip,
+            approvals,
         }
     }
 }
 
-/// The organizations (by slug) restricted tokens among `condition`'s may act
-/// in; `condition` selects tokens `t` with `$1` bound to `id`.
-async fn restrictions_of(
-    db: &Db,
-    condition: &str,
-    id: i64,
-) -> Result<Vec<(i64, String)>, AppError> {
-    Ok(sqlx::query_as(&format!(
+/// What a listed token's row alone does not hold.
+struct Related {
+    /// (token id, organization slug) of restricted tokens' organizations.
+    restrictions: Vec<(i64, String)>,
+    /// (token id, organization slug, decision) for personal tokens in
+    /// organizations that approve them; no decision yet: pending.
+    approvals: Vec<(i64, String, Option<i64>)>,
+}
+
+/// `condition` selects tokens `t` with `$1` bound to `id`.
+async fn related(db: &Db, condition: &str, id: i64) -> Result<Related, AppError> {
+    let restrictions = sqlx::query_as(&format!(
         "SELECT r.token_id, o.slug FROM token_org_restrictions r \
          JOIN organizations o ON o.id = r.org_id \
          WHERE r.token_id IN (SELECT t.id FROM access_tokens t WHERE {condition}) ORDER BY o.slug"
     ))
     .bind(id)
     .fetch_all(&db.pool)
-    .await?)
+    .await?;
+    let approvals = sqlx::query_as(&format!(
+        "SELECT t.id, o.slug, a.approved FROM access_tokens t \
+         JOIN org_memberships m ON m.user_id = t.user_id \
+         JOIN organizations o ON o.id = m.org_id AND o.personal_tokens_need_approval = 1 \
+         LEFT JOIN token_org_approvals a ON a.token_id = t.id AND a.org_id = o.id \
+         WHERE {condition} AND t.kind = 'personal' AND (t.restricted_to_orgs = 0 OR EXISTS \
+           (SELECT 1 FROM token_org_restrictions r WHERE r.token_id = t.id AND r.org_id = o.id)) \
+         ORDER BY o.slug"
+    ))
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(Related {
+        restrictions,
+        approvals,
+    })
 }
 
 /// A token's listed fields, with the role its technical user holds and the
@@ -279,12 +315,9 @@ pub async fn list(db: &Db, owner: Owner) -> Result<Vec<TokenSummary>, AppError> 
     .bind(id)
     .fetch_all(&db.pool)
     .await?;
-    let restrictions = restrictions_of(db, condition, id).await?;
+    let related = related(db, condition, id).await?;
     let now = now();
-    Ok(rows
-        .into_iter()
-        .map(|r| r.summary(now, &restrictions))
-        .collect())
+    Ok(rows.into_iter().map(|r| r.summary(now, &related)).collect())
 }
 
 /// What a create form or API call asks for, as typed.
@@ -669,8 +702,8 @@ async fn owned_token(db: &Db, owner: Owner, token_id: i64) -> Result<TokenSummar
             .fetch_optional(&db.pool)
             .await?;
     let row = row.ok_or_else(|| AppError::not_found("Token"))?;
-    let restrictions = restrictions_of(db, "t.id = $1", row.id).await?;
-    Ok(row.summary(now(), &restrictions))
+    let related = related(db, "t.id = $1", row.id).await?;
+    Ok(row.summary(now(), &related))
 }
 
 /// One token by id, whoever owns it; only for callers already cleared for it
@@ -681,8 +714,8 @@ pub async fn summary_by_id(db: &Db, token_id: i64) -> Result<TokenSummary, AppEr
         .fetch_optional(&db.pool)
         .await?;
     let row = row.ok_or_else(|| AppError::not_found("Token"))?;
-    let restrictions = restrictions_of(db, "t.id = $1", row.id).await?;
-    Ok(row.summary(now(), &restrictions))
+    let related = related(db, "t.id = $1", row.id).await?;
+    Ok(row.summary(now(), &related))
 }
 
 /// Disables (revokes) or enables (reactivates) one token of `owner`. A token
@@ -902,6 +935,8 @@ pub struct OrgMembership {
     pub name: String,
     pub role: Option<Role>,
     pub groups: Vec<GroupMembership>,
+    /// The organization requires approval of personal tokens.
+    pub needs_approval: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1089,6 +1124,7 @@ pub(crate) async fn load_identity(
             home_role: None,
             scopes: Scopes::from_stored(&row.scopes),
             acts_in: None,
+            unapproved: BTreeSet::new(),
             instance_admin: kind == TokenKind::Personal && row.instance_admin != 0,
         },
         allowed: AllowedAddresses::from_stored(&row.allowed_ips),
@@ -1101,11 +1137,30 @@ pub(crate) async fn load_identity(
     }
     if identity.check(now()).is_ok() {
         let mut organizations = memberships(db, row.user_id).await?;
+        if kind == TokenKind::Personal && organizations.iter().any(|org| org.needs_approval) {
+            let approved = approved_orgs(db, row.token_id).await?;
+            identity.grant.unapproved = organizations
+                .iter()
+                .filter(|org| org.needs_approval && !approved.contains(&org.id))
+                .map(|org| org.id)
+                .collect();
+        }
         organizations.retain(|org| identity.grant.reaches_org(org.id));
         identity.organizations = organizations;
         identity.grant.home_role = identity.home().2;
     }
     Ok(Some(identity))
+}
+
+/// The organizations whose admins approved this personal token.
+async fn approved_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i64>, AppError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT org_id FROM token_org_approvals WHERE token_id = $1 AND approved = 1",
+    )
+    .bind(token_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The organizations a restricted personal token may act in.
@@ -1122,8 +1177,8 @@ pub(crate) async fn restricted_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i
 /// and, within each, their groups: always current, because a token acts with
 /// its user's present roles.
 async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppError> {
-    let orgs: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
+    let orgs: Vec<(i64, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, o.personal_tokens_need_approval FROM organizations o \
          LEFT JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 \
          WHERE m.user_id IS NOT NULL OR o.id IN (SELECT g.org_id FROM groups g \
            JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1) \
@@ -1141,10 +1196,11 @@ async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppErr
     .await?;
     Ok(orgs
         .into_iter()
-        .map(|(id, slug, name, role)| OrgMembership {
+        .map(|(id, slug, name, role, needs_approval)| OrgMembership {
             id,
             slug,
             name,
+            needs_approval: needs_approval != 0,
             role: role.as_deref().map(Role::from_db),
             groups: groups
                 .iter()

@@ -15,6 +15,7 @@ on_both_databases!(
     custom_scopes_reach_introspection_and_leave_with_their_deletion,
     restricted_personal_tokens_act_only_in_chosen_organizations,
     scopes_and_restrictions_are_checked_on_create,
+    organizations_can_require_approval_of_personal_tokens,
 );
 
 /// A personal token of `client` with exactly `scopes` (and more form fields).
@@ -700,4 +701,168 @@ async fn address_allowlists_refuse_other_addresses(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+async fn organizations_can_require_approval_of_personal_tokens(app: TestApp) {
+    let w = world(&app).await;
+    let token = personal_token(&app, &w.ou, &["identity:read", "orgs:read"], &[]).await;
+    let secret = token["secret"].as_str().unwrap().to_string();
+    let token_id = token["token"]["id"].to_string();
+    let members = || async {
+        api(
+            &app,
+            Method::GET,
+            "/api/v1/orgs/acme/members",
+            Some(&secret),
+            None,
+        )
+        .await
+        .0
+    };
+    assert_eq!(members().await, StatusCode::OK);
+
+    // Turned on, the token stops reaching acme and becomes a request.
+    ok(app
+        .rpc(
+            &w.oa,
+            "update_org_settings",
+            &[
+                ("org", "acme"),
+                ("allow_org_tokens", "on"),
+                ("allow_group_tokens", "on"),
+                ("personal_tokens_need_approval", "on"),
+            ],
+        )
+        .await);
+    assert_eq!(members().await, StatusCode::NOT_FOUND);
+    let (_, whoami) = api(&app, Method::GET, "/api/v1/whoami", Some(&secret), None).await;
+    assert_eq!(whoami["organizations"], json!([]));
+    let mine = ok(app.rpc(&w.ou, "list_tokens", &[]).await);
+    assert_eq!(
+        mine["tokens"][0]["approvals"],
+        json!([{ "org": "acme", "state": "pending" }])
+    );
+    let requests = ok(app
+        .rpc(&w.oa, "list_token_requests", &[("org", "acme")])
+        .await);
+    assert_eq!(requests.as_array().unwrap().len(), 1, "{requests}");
+    assert_eq!(requests[0]["name"], "scoped");
+    assert_eq!(requests[0]["scopes"], json!(["identity:read", "orgs:read"]));
+    assert!(requests[0]["owner"]
+        .as_str()
+        .unwrap()
+        .contains("ou@example.com"));
+
+    // Only the organization's admins decide.
+    for (client, expected) in [
+        (&w.ou, StatusCode::FORBIDDEN),
+        (&w.outsider, StatusCode::NOT_FOUND),
+    ] {
+        let (status, _) = app
+            .rpc(
+                client,
+                "decide_token_request",
+                &[
+                    ("org", "acme"),
+                    ("token_id", &token_id),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(status, expected);
+    }
+    // Two admins deciding at once: one decision, the other told so.
+    let decide = |client: Client, decision: &'static str| {
+        let (base, token_id) = (app.base.clone(), token_id.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/rpc/decide_token_request"))
+                .form(&[
+                    ("org", "acme"),
+                    ("token_id", &token_id),
+                    ("decision", decision),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let (first, second) = (
+        decide(w.oa.clone(), "approve"),
+        decide(w.root.clone(), "deny"),
+    );
+    let mut statuses = [first.await.unwrap(), second.await.unwrap()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    let (approved,): (i64,) =
+        sqlx::query_as("SELECT approved FROM token_org_approvals WHERE token_id = $1")
+            .bind(token_id.parse::<i64>().unwrap())
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let expected = if approved == 1 {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    assert_eq!(members().await, expected);
+    let mine = ok(app.rpc(&w.ou, "list_tokens", &[]).await);
+    assert_eq!(
+        mine["tokens"][0]["approvals"][0]["state"],
+        if approved == 1 { "approved" } else { "denied" }
+    );
+    let requests = ok(app
+        .rpc(&w.oa, "list_token_requests", &[("org", "acme")])
+        .await);
+    assert_eq!(requests, json!([]));
+    let actions = app.audit_actions().await;
+    assert!(
+        actions.contains(&"token.approved".to_string())
+            || actions.contains(&"token.denied".to_string()),
+        "{actions:?}"
+    );
+
+    // An approved token's successor stays approved; a new token asks anew.
+    let rotator = personal_token(&app, &w.ou, &["orgs:read", "self:rotate"], &[]).await;
+    let rotator_id = rotator["token"]["id"].to_string();
+    ok(app
+        .rpc(
+            &w.oa,
+            "decide_token_request",
+            &[
+                ("org", "acme"),
+                ("token_id", &rotator_id),
+                ("decision", "approve"),
+            ],
+        )
+        .await);
+    let (status, rotated) = api(
+        &app,
+        Method::POST,
+        "/api/v1/tokens/self/rotate",
+        rotator["secret"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = api(
+        &app,
+        Method::GET,
+        "/api/v1/orgs/acme/members",
+        rotated["secret"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the successor keeps the approval");
+    let fresh = personal_token(&app, &w.ou, &["orgs:read"], &[]).await;
+    let (status, _) = api(
+        &app,
+        Method::GET,
+        "/api/v1/orgs/acme/members",
+        fresh["secret"].as_str(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
