@@ -1,7 +1,8 @@
 //! The API's OpenAPI 3.1 description, generated from the route handlers'
 //! annotations and served at /api/v1/openapi.json.
 
-use super::{oauth, rest};
+use crate::orgs::rest as org_rest;
+use crate::tokens::{oauth, rest};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -19,9 +20,9 @@ use utoipa::{Modify, OpenApi};
         rest::token_self,
         rest::revoke_token_self,
         rest::rotate_token_self,
-        rest::org_members,
-        rest::org_groups,
-        rest::group_members,
+        org_rest::org_members,
+        org_rest::org_groups,
+        org_rest::group_members,
         rest::list_tokens,
         rest::create_token,
         rest::change_token,

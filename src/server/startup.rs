@@ -4,12 +4,13 @@ use super::api;
 use super::config::Config;
 use super::db::{Db, DbSetupError};
 use super::form_errors::FormErrorKey;
+use super::sealing::SealingKey;
 use super::security::{no_store, refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
 use super::state::{AppState, AppStateParts};
-use super::token_page::{self, NewTokenKey};
-use super::{oauth, openapi, rate_limit};
+use super::{openapi, rate_limit};
 use crate::app::{shell, App};
+use crate::tokens::secret_page as token_page;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::middleware;
@@ -75,7 +76,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
             .await
             .map_err(DbSetupError::Keys)?,
     );
-    let new_token_key = NewTokenKey::new(
+    let new_token_key = SealingKey::new(
         &db.server_key("new_token_page")
             .await
             .map_err(DbSetupError::Keys)?,
@@ -139,14 +140,15 @@ pub fn router(state: AppState) -> Router {
 
     // The token API and the probes sit outside the session and page layers:
     // they never use cookies, and the token check is the hot path.
-    use super::rest;
+    use crate::orgs::rest as org_rest;
+    use crate::tokens::{oauth, rest};
     let token_api = Router::new()
         .route("/api/v1/whoami", get(rest::whoami))
-        .route("/api/v1/orgs/{org}/members", get(rest::org_members))
-        .route("/api/v1/orgs/{org}/groups", get(rest::org_groups))
+        .route("/api/v1/orgs/{org}/members", get(org_rest::org_members))
+        .route("/api/v1/orgs/{org}/groups", get(org_rest::org_groups))
         .route(
             "/api/v1/orgs/{org}/groups/{group}/members",
-            get(rest::group_members),
+            get(org_rest::group_members),
         )
         // One handler set for an organization's tokens and a group's: the
         // address says whose.
@@ -202,7 +204,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            super::token_page::show_new_token_without_js,
+            token_page::show_new_token_without_js,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -35,7 +35,7 @@ pub struct AppStateParts {
     /// Signs the form errors carried across a redirect without JavaScript.
     pub form_error_key: super::form_errors::FormErrorKey,
     /// Encrypts a new token on its way to the script-free secret page.
-    pub new_token_key: super::token_page::NewTokenKey,
+    pub new_token_key: super::sealing::SealingKey,
 }
 
 impl AppState {

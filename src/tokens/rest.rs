@@ -1,17 +1,16 @@
 //! The token-authenticated JSON API under /api/v1.
 
-use super::api_error::{
-    ApiError, ApiPath, ErrorBody, JsonBodyRefusals, PolicyRefusal, TokenRefusals, Unauthenticated,
-};
-use super::audit::Actor;
-use super::client::client_ip;
-use super::db::Db;
-use super::rate_limit;
-use super::state::AppState;
 use crate::access::{self, Action, GroupStanding, Standing, TokensOf};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::orgs::{self, GroupSummary, Member};
+use crate::server::api_error::{
+    ApiError, ApiPath, ErrorBody, JsonBodyRefusals, PolicyRefusal, TokenRefusals, Unauthenticated,
+};
+use crate::server::audit::Actor;
+use crate::server::client::client_ip;
+use crate::server::db::Db;
+use crate::server::rate_limit;
+use crate::server::state::AppState;
 use crate::tokens::server::{
     authenticate, CreatorToken, NewToken, Owner, TokenIdentity, TokenRejection,
 };
@@ -150,14 +149,14 @@ impl Caller {
     }
 
     /// The organization whose members and groups the token may read.
-    fn org_reader(&self, slug: &str) -> Result<i64, AppError> {
+    pub(crate) fn org_reader(&self, slug: &str) -> Result<i64, AppError> {
         let standing = self.org_standing(slug);
         self.may(Action::ReadOrg(standing))?;
         standing.map(|s| s.org_id).ok_or(AppError::Internal)
     }
 
     /// Asks the access module; a denial becomes the API's answer.
-    fn may(&self, action: Action) -> Result<(), AppError> {
+    pub(crate) fn may(&self, action: Action) -> Result<(), AppError> {
         access::decide(self.0.caller(), action).map_err(AppError::from)
     }
 
@@ -173,7 +172,7 @@ impl Caller {
 
     /// The token's standing in a group of an organization it reaches; the
     /// access module decides what the group's existence may reveal.
-    async fn group_standing(
+    pub(crate) async fn group_standing(
         &self,
         db: &Db,
         org_slug: &str,
@@ -390,63 +389,6 @@ impl<'a> WhoAmI<'a> {
                 .collect(),
         }
     }
-}
-
-/// Members of an organization the token acts in (any role).
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/members", tag = "organizations",
-    summary = "List an organization's members",
-    description = "For tokens acting as a member of the organization (any role). Technical users of organization and group tokens are marked `technical`.",
-    params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<Member>), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn org_members(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiPath(org): ApiPath<String>,
-) -> Result<Json<Vec<Member>>, ApiError> {
-    let org_id = caller.org_reader(&org)?;
-    Ok(Json(
-        orgs::server::list_org_members(&state.db, org_id).await?,
-    ))
-}
-
-/// Groups of an organization the token acts in (any role).
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups", tag = "organizations",
-    summary = "List an organization's groups",
-    params(("org" = String, Path, description = "The organization's slug")),
-    responses((status = 200, description = "Success", body = Vec<GroupSummary>), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn org_groups(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiPath(org): ApiPath<String>,
-) -> Result<Json<Vec<GroupSummary>>, ApiError> {
-    let org_id = caller.org_reader(&org)?;
-    Ok(Json(orgs::server::list_groups(&state.db, org_id).await?))
-}
-
-/// Members of a group: for tokens acting in its organization, and for tokens
-/// acting in that group.
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/groups/{group}/members", tag = "organizations",
-    summary = "List a group's members",
-    description = "For tokens acting in the group's organization, and for tokens acting in that group.",
-    params(("org" = String, Path, description = "The organization's slug"), ("group" = String, Path, description = "The group's slug")),
-    responses((status = 200, description = "Success", body = Vec<Member>), TokenRefusals),
-    security(("bearer" = []), ("apiToken" = [])))]
-pub async fn group_members(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiPath((org, group)): ApiPath<(String, String)>,
-) -> Result<Json<Vec<Member>>, ApiError> {
-    let standing = caller.group_standing(&state.db, &org, &group).await?;
-    caller.may(Action::ReadGroup(standing))?;
-    let group_id = standing
-        .and_then(|s| s.group)
-        .map(|g| g.group_id)
-        .ok_or(AppError::Internal)?;
-    Ok(Json(
-        orgs::server::list_group_members(&state.db, group_id).await?,
-    ))
 }
 
 /// The body of a token creation: the same fields as the dialog.

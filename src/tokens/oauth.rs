@@ -1,13 +1,13 @@
 //! The OAuth 2.0 token endpoints other systems already know how to call:
 //! introspection (RFC 7662) and revocation (RFC 7009).
 
-use super::api_error::{ApiError, ErrorBody, Unauthenticated};
-use super::audit::Actor;
-use super::client::client_ip;
 use super::rest::Caller;
-use super::state::AppState;
 use crate::access::{self, Action};
 use crate::error::AppError;
+use crate::server::api_error::{ApiError, ErrorBody, Unauthenticated};
+use crate::server::audit::Actor;
+use crate::server::client::client_ip;
+use crate::server::state::AppState;
 use crate::tokens::lifecycle::{self, Introspection};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};

@@ -11,18 +11,14 @@
 //! request, on whichever instance, so a reload (or a replayed cookie) shows
 //! "already shown" and never mints or reveals anything again.
 
-use super::security::request_cookie;
-use super::state::AppState;
+use crate::server::security::request_cookie;
+use crate::server::state::AppState;
 use crate::tokens::CreatedToken;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
 const CREATE_PATH: &str = "/rpc/create_token";
@@ -31,46 +27,12 @@ pub const SHOW_PATH: &str = "/tokens/new";
 const COOKIE: &str = "latchkey_new_token";
 const LIFETIME_SECS: i64 = 120;
 
-/// Encrypts the new token on its way from the form post to the page.
-pub struct NewTokenKey(XChaCha20Poly1305);
-
-impl std::fmt::Debug for NewTokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NewTokenKey(…)")
-    }
-}
-
 /// What the cookie carries.
 #[derive(Serialize, Deserialize)]
 struct Pending {
     ticket: String,
     expires_at: i64,
     created: CreatedToken,
-}
-
-impl NewTokenKey {
-    /// From a 32-byte key; `None` for any other length.
-    pub fn new(key: &[u8]) -> Option<Self> {
-        XChaCha20Poly1305::new_from_slice(key).ok().map(NewTokenKey)
-    }
-
-    fn seal(&self, pending: &Pending) -> Option<String> {
-        let plain = serde_json::to_vec(pending).ok()?;
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let mut sealed = nonce.to_vec();
-        sealed.extend(self.0.encrypt(&nonce, plain.as_slice()).ok()?);
-        Some(URL_SAFE_NO_PAD.encode(sealed))
-    }
-
-    fn open(&self, value: &str) -> Option<Pending> {
-        let sealed = URL_SAFE_NO_PAD.decode(value).ok()?;
-        if sealed.len() < 24 {
-            return None;
-        }
-        let (nonce, cipher) = sealed.split_at(24);
-        let plain = self.0.decrypt(XNonce::from_slice(nonce), cipher).ok()?;
-        serde_json::from_slice(&plain).ok()
-    }
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -112,7 +74,7 @@ pub async fn show_new_token_without_js(
     };
     let pending = Pending {
         ticket: random_ticket(),
-        expires_at: super::db::now() + LIFETIME_SECS,
+        expires_at: crate::server::db::now() + LIFETIME_SECS,
         created,
     };
     let Some(sealed) = state.new_token_key.seal(&pending) else {
@@ -137,10 +99,10 @@ pub async fn show_new_token_without_js(
 
 /// `GET /tokens/new`: the secret of the token just created, once.
 pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let now = super::db::now();
+    let now = crate::server::db::now();
     let pending = request_cookie(&headers, COOKIE)
         .and_then(|value| state.new_token_key.open(value))
-        .filter(|pending| pending.expires_at > now);
+        .filter(|pending: &Pending| pending.expires_at > now);
     let first_showing = match &pending {
         Some(pending) => {
             let claimed = sqlx::query(
@@ -188,9 +150,9 @@ pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 /// Forgets tickets whose cookies have expired anyway.
-pub async fn prune_shown(db: &super::db::Db) -> Result<(), sqlx::Error> {
+pub async fn prune_shown(db: &crate::server::db::Db) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM shown_secrets WHERE expires_at < $1")
-        .bind(super::db::now())
+        .bind(crate::server::db::now())
         .execute(&db.pool)
         .await?;
     Ok(())
