@@ -63,7 +63,7 @@ pub struct TestApp {
 
 /// A fresh database for one test: a SQLite file in a temporary directory, or a
 /// new PostgreSQL database on the configured server.
-async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");

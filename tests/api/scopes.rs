@@ -866,3 +866,71 @@ async fn organizations_can_require_approval_of_personal_tokens(app: TestApp) {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Tokens made before scopes existed keep working: the migration gives each
+/// the built-in scopes its kind can use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_tokens_migrate_to_the_scopes_of_their_kind_sqlite() {
+    existing_tokens_migrate_to_the_scopes_of_their_kind(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_tokens_migrate_to_the_scopes_of_their_kind_postgres() {
+    existing_tokens_migrate_to_the_scopes_of_their_kind(Backend::Postgres).await;
+}
+
+async fn existing_tokens_migrate_to_the_scopes_of_their_kind(backend: Backend) {
+    let Some((url, _dir)) = crate::helpers::fresh_database(backend).await else {
+        return crate::helpers::postgres_skipped(
+            "existing_tokens_migrate_to_the_scopes_of_their_kind",
+        );
+    };
+    let db = latchkey::server::db::Db::connect(&url).await.unwrap();
+    let dialect = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    // The schema as it was before fine-grained tokens.
+    let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(dialect))
+        .await
+        .unwrap();
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 7)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&db.pool).await.unwrap();
+    let exec = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+    exec("INSERT INTO users (kind, email, display_name, password_hash, created_at) VALUES ('human', 'old@example.com', 'Old', 'x', 1)").await;
+    exec("INSERT INTO users (kind, display_name, created_at) VALUES ('technical', 'bot', 1)").await;
+    exec("INSERT INTO organizations (slug, name, created_at) VALUES ('acme', 'Acme', 1)").await;
+    exec(
+        "INSERT INTO groups (org_id, slug, name, created_at) VALUES (1, 'platform', 'Platform', 1)",
+    )
+    .await;
+    exec("INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at) VALUES ('personal', 1, 'p', 'd1', 'h', 1)").await;
+    exec("INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, org_id) VALUES ('organization', 2, 'o', 'd2', 'h', 1, 1)").await;
+    exec("INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, org_id, group_id) VALUES ('group', 2, 'g', 'd3', 'h', 1, 1, 1)").await;
+
+    db.migrate().await.unwrap();
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT kind, scopes, restricted_to_orgs, allowed_ips FROM access_tokens ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    for (kind, scopes, restricted, allowed) in rows {
+        let kind = latchkey::tokens::TokenKind::from_db(&kind);
+        assert_eq!(
+            latchkey::access::Scopes::from_stored(&scopes),
+            latchkey::access::Scopes::all_built_in(kind),
+            "{kind:?}"
+        );
+        assert_eq!((restricted, allowed.as_str()), (0, ""));
+    }
+}
