@@ -93,20 +93,20 @@ fn ScopesPanel() -> impl IntoView {
                                 <Saved action=create text="Scope added."/>
                             </ActionForm>
                         </section>
+                        <section class="card">
+                            <h2>"Latchkey API"</h2>
+                            <p class="muted">"Built in: what Latchkey's own API checks."</p>
+                            <dl class="scope-list">
+                                {BUILT_IN_SCOPES.iter().map(|scope| view! {
+                                    <dt><code>{scope.name}</code></dt>
+                                    <dd>{scope.description}</dd>
+                                }).collect_view()}
+                            </dl>
+                        </section>
                     }.into_any(),
                     Err(error) => view! { <section class="card"><ErrorView error/></section> }.into_any(),
                 }
             })}
         </Transition>
-        <section class="card">
-            <h2>"Latchkey API"</h2>
-            <p class="muted">"Built in: what Latchkey's own API checks."</p>
-            <dl class="scope-list">
-                {BUILT_IN_SCOPES.iter().map(|scope| view! {
-                    <dt><code>{scope.name}</code></dt>
-                    <dd>{scope.description}</dd>
-                }).collect_view()}
-            </dl>
-        </section>
     }
 }

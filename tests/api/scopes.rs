@@ -374,6 +374,18 @@ async fn custom_scopes_reach_introspection_and_leave_with_their_deletion(app: Te
         json!([{ "name": "billing:read", "description": "Read invoices" }])
     );
 
+    // The admin page: for instance admins only, one clear refusal otherwise.
+    let page = app
+        .get(&w.root, "/admin/scopes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("billing:read") && page.contains("Define a scope"));
+    let page = app.get(&w.oa, "/admin/scopes").await.text().await.unwrap();
+    assert!(page.contains("You do not have permission to do that."));
+    assert!(!page.contains("Define a scope") && !page.contains("identity:read"));
+
     // Offered in every create dialog, under Services.
     let options = ok(app.rpc(&w.ou, "token_grant_options", &[]).await);
     assert_eq!(options["custom"][0]["name"], "billing:read");
