@@ -216,7 +216,6 @@ pub async fn rotate(
     };
     // Nothing below takes a second connection while this one is held.
     let mut tx = db.pool.begin().await?;
-    hold_custom_scopes(db, &mut tx, &scopes).await?;
     let id = insert_token(
         &mut tx,
         TokenInsert {
@@ -237,6 +236,7 @@ pub async fn rotate(
         },
     )
     .await?;
+    hold_custom_scopes(db, &mut tx, &scopes).await?;
     let claimed = sqlx::query(
         "UPDATE access_tokens SET replaced_by = $1, \
            expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END \

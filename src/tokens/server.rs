@@ -408,10 +408,11 @@ async fn resolve_scopes(
     Ok(scopes)
 }
 
-/// Inside a token's insert transaction: every custom scope it gets still
-/// exists, and cannot be deleted until the token is committed (on PostgreSQL a
-/// row lock; SQLite has one writer), so a deletion's clean-up always sees the
-/// new token. Answers 422 naming a scope deleted meanwhile.
+/// Inside a token's insert transaction, after its first write: every custom
+/// scope it gets still exists, and cannot be deleted until the token is
+/// committed (on PostgreSQL a row lock; on SQLite the transaction already
+/// holds the one write lock), so a deletion's clean-up always sees the new
+/// token. Answers 422 naming a scope deleted meanwhile.
 pub(crate) async fn hold_custom_scopes(
     db: &Db,
     tx: &mut Transaction<'_, Any>,
@@ -617,7 +618,6 @@ pub async fn create(
     };
     let token = PlainToken::generate(owner.kind());
     let mut tx = db.pool.begin().await?;
-    hold_custom_scopes(db, &mut tx, &scopes).await?;
     let acting_user = match owner {
         Owner::Personal { user_id } => user_id,
         _ => {
@@ -666,6 +666,8 @@ pub async fn create(
         },
     )
     .await?;
+    // After a write, so this transaction already holds SQLite's write lock.
+    hold_custom_scopes(db, &mut tx, &scopes).await?;
     audit::record(
         &mut *tx,
         actor,

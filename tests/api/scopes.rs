@@ -16,6 +16,7 @@ on_both_databases!(
     restricted_personal_tokens_act_only_in_chosen_organizations,
     scopes_and_restrictions_are_checked_on_create,
     organizations_can_require_approval_of_personal_tokens,
+    a_scope_deleted_during_creation_leaves_no_token_holding_it,
 );
 
 /// A personal token of `client` with exactly `scopes` (and more form fields).
@@ -944,5 +945,62 @@ async fn existing_tokens_migrate_to_the_scopes_of_their_kind(backend: Backend) {
             "{kind:?}"
         );
         assert_eq!((restricted, allowed.as_str()), (0, ""));
+    }
+}
+
+/// Deleting a custom scope while tokens are being created with it never
+/// leaves a token holding the deleted scope.
+async fn a_scope_deleted_during_creation_leaves_no_token_holding_it(app: TestApp) {
+    let w = world(&app).await;
+    for round in 0..4 {
+        let name = format!("race{round}:read");
+        ok(app
+            .rpc(
+                &w.root,
+                "create_custom_scope",
+                &[("name", &name), ("description", "racing")],
+            )
+            .await);
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (base, client, name) = (app.base.clone(), w.ou.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(format!("{base}/rpc/create_token"))
+                    .form(&[
+                        ("name", format!("racer {i}")),
+                        ("expiry", "7d".into()),
+                        ("scopes[]", name),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+        let (base, client, scope) = (app.base.clone(), w.root.clone(), name.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/rpc/delete_custom_scope"))
+                .form(&[("name", scope)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+        for task in tasks {
+            let status = task.await.unwrap();
+            assert!(
+                status == StatusCode::OK || status == StatusCode::UNPROCESSABLE_ENTITY,
+                "round {round}: {status}"
+            );
+        }
+        let (holding,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM access_tokens WHERE ' ' || scopes || ' ' LIKE $1")
+                .bind(format!("% {name} %"))
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(holding, 0, "round {round}");
     }
 }
