@@ -31,7 +31,7 @@ for _ in $(seq 50); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.2; 
 JAR="$DATA/cookies"
 curl -sf -c "$JAR" -b "$JAR" "$BASE/rpc/sign_in" --data-urlencode email=bench@example.com \
   --data-urlencode "password=$PASSWORD" >/dev/null
-TOKEN="$(curl -sf -c "$JAR" -b "$JAR" "$BASE/rpc/create_token" -d name=bench -d expiry=30d |
+TOKEN="$(curl -sf -c "$JAR" -b "$JAR" "$BASE/rpc/create_token" -d name=bench -d expiry=30d -d "scopes[]=identity:read" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
 
 # 9,999 more tokens (random digests) so the lookup runs against a real-sized table.
