@@ -87,6 +87,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An address whose ids do not parse (`…/tokens/abc`, an id beyond 64
+    /// bits) names nothing: 404.
+    pub fn unknown_id() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Nothing is at this address: an id in it is not a number Latchkey gave out.",
+        )
+    }
+
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -180,12 +190,6 @@ where
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "Nothing is at this address: an id in it is not a number Latchkey gave out.",
-                )
-            })
+            .map_err(|_| ApiError::unknown_id())
     }
 }

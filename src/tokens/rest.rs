@@ -450,13 +450,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TokensPath {
             None => TokenScope::Organization { org },
         };
         let token_id = match params.remove("token_id") {
-            Some(raw) => Some(raw.parse().map_err(|_| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "Nothing is at this address: an id in it is not a number Latchkey gave out.",
-                )
-            })?),
+            Some(raw) => Some(raw.parse().map_err(|_| ApiError::unknown_id())?),
             None => None,
         };
         Ok(TokensPath {
