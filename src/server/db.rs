@@ -2,11 +2,12 @@
 //! the URL. Queries stick to what both dialects share (`$n` placeholders,
 //! BIGINT/TEXT columns, `RETURNING`).
 
-use crate::tokens::cache::AuthCache;
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -18,12 +19,32 @@ pub enum Backend {
     Postgres,
 }
 
-/// The pool, and the in-memory answers of token checks read through it.
+/// The pool, and this instance's count of changes that can alter an
+/// access decision.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
-    pub auth_cache: AuthCache,
+    pub changes: AccessChanges,
+}
+
+/// A generation number that moves whenever something that can alter an
+/// access decision changes: on this instance right after its commit, and when
+/// another instance's change is seen through `auth_epoch`. Anything that keeps
+/// answers in memory keeps them only for the generation they were read in.
+#[derive(Clone, Debug, Default)]
+pub struct AccessChanges(Arc<AtomicU64>);
+
+impl AccessChanges {
+    /// Read this before loading an answer from the database.
+    pub fn generation(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Marks every answer read so far as stale.
+    pub fn note_change(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +106,7 @@ impl Db {
         Ok(Db {
             pool,
             backend,
-            auth_cache: AuthCache::default(),
+            changes: AccessChanges::default(),
         })
     }
 
@@ -100,12 +121,12 @@ impl Db {
             .map_err(DbSetupError::Migrate)
     }
 
-    /// Commits a change that can alter a token check (a token's state, a
-    /// user's standing, a membership) and forgets this instance's cached
-    /// answers at once. Other instances follow through `auth_epoch`.
+    /// Commits a change that can alter an access decision (a token's state, a
+    /// user's standing, a membership) and makes this instance's remembered
+    /// answers stale at once. Other instances follow through `auth_epoch`.
     pub async fn commit_auth_change(&self, tx: Transaction<'_, Any>) -> Result<(), sqlx::Error> {
         tx.commit().await?;
-        self.auth_cache.invalidate();
+        self.changes.note_change();
         Ok(())
     }
 

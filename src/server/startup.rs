@@ -11,11 +11,12 @@ use super::state::{AppState, AppStateParts};
 use super::{openapi, rate_limit};
 use crate::app::{shell, App};
 use crate::tokens::secret_page as token_page;
+use crate::tokens::server::TokenChecks;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::routing::{any, get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
@@ -86,7 +87,6 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     Ok(AppState::new(AppStateParts {
         leptos_options: leptos_options(&config),
         db,
-        usage: Default::default(),
         rate_limits: rate_limit::per_address(
             config.public_rate_burst,
             config.public_rate_period_millis,
@@ -124,7 +124,9 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole application: pages, server functions, the API and probes.
+/// `token_checks` is shared with the background jobs that write its batches.
+pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     let routes = page_routes();
     let config = &state.config;
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
@@ -216,14 +218,17 @@ pub fn router(state: AppState) -> Router {
         .merge(probes)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
+        .layer(Extension(token_checks))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Periodic housekeeping: token last-use batches, expired sessions and old
-/// sign-in failures.
-pub async fn spawn_background_jobs(state: &AppState) {
-    let (db, usage) = (state.db.clone(), state.usage.clone());
+/// sign-in failures. Returns what the token checks share with these jobs, for
+/// `run`.
+pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
+    let token_checks = TokenChecks::new(&state.db);
+    let (db, usage) = (state.db.clone(), token_checks.usage.clone());
     let every = Duration::from_millis(state.config.usage_flush_millis.max(100));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -274,6 +279,7 @@ pub async fn spawn_background_jobs(state: &AppState) {
             }
         }
     });
+    token_checks
 }
 
 /// Drops this instance's cached token checks whenever the database's
@@ -307,7 +313,7 @@ impl EpochFollower {
             tracing::warn!(error = %err, "could not read auth_epoch; dropping cached token checks");
         }
         if self.observe(read.ok()) {
-            db.auth_cache.invalidate();
+            db.changes.note_change();
         }
     }
 
@@ -325,13 +331,17 @@ impl EpochFollower {
 
 /// Starts the background jobs, then serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    spawn_background_jobs(&state).await;
-    run(listener, state).await
+    let token_checks = spawn_background_jobs(&state).await;
+    run(listener, state, token_checks).await
 }
 
 /// Serves until Ctrl-C or SIGTERM; the background jobs must be running.
-pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = router(state);
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    token_checks: TokenChecks,
+) -> std::io::Result<()> {
+    let app = router(state, token_checks);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

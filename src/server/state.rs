@@ -1,7 +1,6 @@
 use super::config::Config;
 use super::db::Db;
 use super::rate_limit::{AddressLimiter, FailedTokenLimiter, PublicLimits};
-use crate::tokens::server::UsageRecorder;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -17,8 +16,6 @@ pub struct AppStateParts {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
-    /// Token uses waiting to be written in the next batch.
-    pub usage: UsageRecorder,
     /// Per-address limits on the endpoints that need no token.
     pub rate_limits: Option<PublicLimits>,
     /// Per-address limits on introspection.

@@ -1,9 +1,9 @@
 //! The answers of recent token checks, kept in memory so the API's hot path
 //! needs no database round trip.
 //!
-//! Correctness rests on one rule: an answer is served only while the cache's
-//! generation is the one that was current *before* the answer was read from the
-//! database. Every change that can alter an answer bumps the generation — at
+//! Correctness rests on one rule: an answer is served only while the
+//! generation of `AccessChanges` is the one that was current *before* the
+//! answer was read from the database. Every change that can alter an answer bumps the generation — at
 //! once on the instance that made it (after its commit), and on every other
 //! instance when the database's `auth_epoch` counter moves (see
 //! `server::startup`). A lookup that raced with a change is therefore never
@@ -11,28 +11,27 @@
 
 use super::secret::TokenDigest;
 use super::server::TokenIdentity;
+use crate::server::db::AccessChanges;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// More distinct tokens than this in one sync interval and the cache starts
 /// over; it only ever costs a database read.
 const MAX_ENTRIES: usize = 100_000;
 
+/// Cached answers, all read in one generation of `AccessChanges`.
 #[derive(Clone, Default)]
 pub struct AuthCache {
-    inner: Arc<Inner>,
+    changes: AccessChanges,
+    entries: Arc<RwLock<Entries>>,
 }
 
 #[derive(Default)]
-struct Inner {
-    generation: AtomicU64,
-    entries: RwLock<HashMap<TokenDigest, Entry>>,
-}
-
-struct Entry {
+struct Entries {
+    /// The generation every entry was read in; entries of an older one are
+    /// never served and go at the next insert.
     generation: u64,
-    identity: Arc<TokenIdentity>,
+    answers: HashMap<TokenDigest, Arc<TokenIdentity>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -44,54 +43,59 @@ impl std::fmt::Debug for AuthCache {
 }
 
 impl AuthCache {
+    /// A cache whose answers go stale whenever `changes` moves.
+    pub fn new(changes: AccessChanges) -> Self {
+        AuthCache {
+            changes,
+            entries: Arc::default(),
+        }
+    }
+
     /// Read this before loading an answer from the database, and hand it to
     /// `insert` afterwards.
     pub fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Acquire)
+        self.changes.generation()
     }
 
     pub fn get(&self, digest: &TokenDigest) -> Option<Arc<TokenIdentity>> {
         let current = self.generation();
-        let entries = self.inner.entries.read().ok()?;
-        entries
-            .get(digest)
-            .filter(|e| e.generation == current)
-            .map(|e| Arc::clone(&e.identity))
+        let entries = self.entries.read().ok()?;
+        if entries.generation != current {
+            return None;
+        }
+        entries.answers.get(digest).map(Arc::clone)
     }
 
     /// Keeps an answer loaded while `generation` was current; dropped silently
     /// when something changed in the meantime.
     pub fn insert(&self, digest: TokenDigest, generation: u64, identity: Arc<TokenIdentity>) {
-        let Ok(mut entries) = self.inner.entries.write() else {
+        let Ok(mut entries) = self.entries.write() else {
             return;
         };
-        // Checked under the write lock: `invalidate` bumps before it clears, so
-        // a stale answer either fails this check or is cleared right after.
+        // A change after this check leaves the entries tagged with a
+        // generation that is no longer current, so `get` never serves them.
         if generation != self.generation() {
             return;
         }
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        if entries.generation != generation || entries.answers.len() >= MAX_ENTRIES {
+            entries.answers.clear();
+            entries.generation = generation;
         }
-        entries.insert(
-            digest,
-            Entry {
-                generation,
-                identity,
-            },
-        );
+        entries.answers.insert(digest, identity);
     }
 
-    /// Forgets every answer. Called after any change that could alter one.
+    /// Makes every answer stale, here and in everything else that follows
+    /// the same changes.
     pub fn invalidate(&self) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut entries) = self.inner.entries.write() {
-            entries.clear();
+        self.changes.note_change();
+        if let Ok(mut entries) = self.entries.write() {
+            entries.answers.clear();
         }
     }
 
+    /// How many answers are held (stale ones included until the next insert).
     pub fn len(&self) -> usize {
-        self.inner.entries.read().map_or(0, |e| e.len())
+        self.entries.read().map_or(0, |e| e.answers.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,6 +126,23 @@ mod tests {
         cache.invalidate();
         assert!(cache.get(&digest).is_none());
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_change_noted_elsewhere_makes_every_answer_stale() {
+        let changes = AccessChanges::default();
+        let cache = AuthCache::new(changes.clone());
+        let digest = PlainToken::generate(TokenKind::Personal).digest();
+        cache.insert(digest, cache.generation(), identity(7));
+        assert!(cache.get(&digest).is_some());
+        // A commit or the epoch follower notes a change; the cache is not told.
+        changes.note_change();
+        assert!(cache.get(&digest).is_none());
+        // The next answer read replaces the stale ones.
+        let other = PlainToken::generate(TokenKind::Personal).digest();
+        cache.insert(other, cache.generation(), identity(8));
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get(&other).map(|i| i.token_id), Some(8));
     }
 
     #[test]

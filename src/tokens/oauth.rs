@@ -9,9 +9,10 @@ use crate::server::audit::Actor;
 use crate::server::client::client_ip;
 use crate::server::state::AppState;
 use crate::tokens::lifecycle::{self, Introspection};
+use crate::tokens::server::TokenChecks;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
@@ -82,11 +83,13 @@ pub async fn introspect(
 pub async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let caller = if super::rest::presented_token(&headers).is_some() {
-        match super::rest::identify(&state, &headers, Some(peer)).await {
+        let checks = extensions.get::<TokenChecks>();
+        match super::rest::identify(&state, checks, &headers, Some(peer)).await {
             Ok(identity) => Some(Caller(identity)),
             Err(response) => return Ok(response),
         }

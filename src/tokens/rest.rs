@@ -12,7 +12,7 @@ use crate::server::db::Db;
 use crate::server::rate_limit;
 use crate::server::state::AppState;
 use crate::tokens::server::{
-    authenticate, CreatorToken, NewToken, Owner, TokenIdentity, TokenRejection,
+    authenticate, CreatorToken, NewToken, Owner, TokenChecks, TokenIdentity, TokenRejection,
 };
 use crate::tokens::{self, lifecycle, CreatedToken, TokenScope, TokenSummary};
 use axum::body::Bytes;
@@ -89,7 +89,10 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        identify(state, &parts.headers, peer).await.map(Caller)
+        let checks = parts.extensions.get::<TokenChecks>().cloned();
+        identify(state, checks.as_ref(), &parts.headers, peer)
+            .await
+            .map(Caller)
     }
 }
 
@@ -236,11 +239,18 @@ async fn group_in_org(db: &Db, org_id: i64, slug: &str) -> Result<Option<i64>, A
     Ok(row.map(|(id,)| id))
 }
 
+/// Checks the request's token. `checks` comes from the router's extension;
+/// without it (a router built wrong) every token is refused with a 500.
 pub(crate) async fn identify(
     state: &AppState,
+    checks: Option<&TokenChecks>,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Arc<TokenIdentity>, Response> {
+    let Some(checks) = checks else {
+        tracing::error!("the router has no TokenChecks extension");
+        return Err(ApiError::from(AppError::Internal).into_response());
+    };
     let ip = client_ip(headers, peer, &state.config.trusted_proxies);
     // An address that spent its allowance of refused tokens waits before any
     // token it sends is looked up.
@@ -254,7 +264,7 @@ pub(crate) async fn identify(
             "Too many refused access tokens",
         ));
     }
-    match authenticate(&state.db, &state.usage, presented_token(headers), ip).await {
+    match authenticate(&state.db, checks, presented_token(headers), ip).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err(rejection)) => {
             if rejection != TokenRejection::Missing {

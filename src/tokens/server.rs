@@ -2,6 +2,7 @@
 //! organization and group tokens, and checking a presented token on the API's
 //! hot path.
 
+use super::cache::AuthCache;
 use super::secret::{PlainToken, TokenKind};
 use super::{
     Approval, ApprovalState, CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary,
@@ -1022,7 +1023,7 @@ pub enum TokenRejection {
 /// in memory for the batch.
 pub async fn authenticate(
     db: &Db,
-    usage: &UsageRecorder,
+    checks: &TokenChecks,
     presented: Option<&str>,
     ip: Option<IpAddr>,
 ) -> Result<Result<Arc<TokenIdentity>, TokenRejection>, AppError> {
@@ -1033,7 +1034,7 @@ pub async fn authenticate(
         return Ok(Err(TokenRejection::Malformed));
     };
     let digest = token.digest();
-    let cache = &db.auth_cache;
+    let (cache, usage) = (&checks.cache, &checks.usage);
     let identity = match cache.get(&digest) {
         Some(identity) => identity,
         None => {
@@ -1216,6 +1217,24 @@ async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppErr
                 .collect(),
         })
         .collect())
+}
+
+/// What token checks keep in memory on this instance: recent answers, and
+/// the uses and refusals waiting for the next batch. Made once per instance
+/// and handed to the routes that check tokens as a request extension.
+#[derive(Clone, Debug)]
+pub struct TokenChecks {
+    pub cache: AuthCache,
+    pub usage: UsageRecorder,
+}
+
+impl TokenChecks {
+    pub fn new(db: &Db) -> Self {
+        TokenChecks {
+            cache: AuthCache::new(db.changes.clone()),
+            usage: UsageRecorder::default(),
+        }
+    }
 }
 
 /// Last-use times waiting to be written. A token's use is noted at most once a

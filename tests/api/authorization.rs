@@ -257,7 +257,7 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    app.db.auth_cache.invalidate();
+    app.db.changes.note_change();
 
     let caller = |who: Who| -> Caller {
         let session = |c: &Client| Caller {
@@ -603,5 +603,5 @@ async fn restore(app: &TestApp) {
     .execute(&app.db.pool)
     .await
     .unwrap();
-    app.db.auth_cache.invalidate();
+    app.db.changes.note_change();
 }
