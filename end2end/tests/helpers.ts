@@ -92,3 +92,9 @@ export function createOrg(name: string, slug: string, admin: string) {
     env: { ...process.env, LATCHKEY_DATA_DIR: process.env.LATCHKEY_E2E_DATA_DIR, DATABASE_URL: '' },
   });
 }
+
+/** Calls a server function with the page's session, as a setup step. */
+export async function rpc(page: Page, name: string, form: Record<string, string>) {
+  const res = await page.request.post(`/rpc/${name}`, { form });
+  expect(res.status(), `${name}: ${await res.text()}`).toBe(200);
+}

@@ -1,11 +1,5 @@
 import { expect, type APIRequestContext, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
-import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
-
-/** Calls a server function with the page's session, as a setup step. */
-async function rpc(page: Page, name: string, form: Record<string, string>) {
-  const res = await page.request.post(`/rpc/${name}`, { form });
-  expect(res.status(), `${name}: ${await res.text()}`).toBe(200);
-}
+import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, rpc, signIn, test } from './helpers';
 
 /**
  * Creates an access token with the dialog on the current tokens tab, checks

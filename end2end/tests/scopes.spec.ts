@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test';
-import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
+import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, rpc, signIn, test } from './helpers';
 
 test('a person creates a scoped token that acts in one organization from allowed addresses, and uses it', async ({ page, request }, info) => {
   const run = info.project.name;
@@ -83,4 +83,63 @@ test('an instance admin defines a service scope that people can then give their 
   await open(page, '/profile/tokens?new', info);
   const dialog = page.getByRole('dialog', { name: 'Create a new access token' });
   await expect(dialog.getByLabel(new RegExp(name.replace('.', '\\.')))).toBeVisible();
+});
+
+test('an organization that approves personal tokens: a member asks, an admin approves, and only then the token acts there', async ({ page, context, request }, info) => {
+  const run = info.project.name;
+  const slug = `approving-${run}`;
+  const admin = `approver-${run}@example.com`;
+  const member = `asker-${run}@example.com`;
+  createUser(admin, `Approver ${run}`);
+  createUser(member, `Asker ${run}`);
+  createOrg(`Approving ${run}`, slug, admin);
+
+  // The admin turns approval on in the settings.
+  await signIn(page, info, admin, PASSWORD);
+  await rpc(page, 'add_org_member', { org: slug, email: member, role: 'user' });
+  await open(page, `/orgs/${slug}/settings`, info);
+  await page.getByLabel('Personal tokens need approval to act in this organization').check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  if (jsEnabled(info)) {
+    await expect(page.getByText('Settings saved.')).toBeVisible();
+  }
+  await open(page, `/orgs/${slug}/settings`, info);
+  await expect(page.getByLabel('Personal tokens need approval to act in this organization')).toBeChecked();
+  await context.clearCookies();
+
+  // The member makes a personal token; it waits for approval.
+  await signIn(page, info, member, PASSWORD);
+  await open(page, '/profile/tokens?new', info);
+  const dialog = page.getByRole('dialog', { name: 'Create a new access token' });
+  const name = `asking ${run}`;
+  await dialog.getByLabel('Name').fill(name);
+  await dialog.getByLabel(/orgs:read/).check();
+  await dialog.getByRole('button', { name: 'Create token' }).click();
+  await expect(page.getByRole('heading', { name: 'Copy your new access token' })).toBeVisible();
+  const secret = await page.getByLabel('Access token', { exact: true }).inputValue();
+  const members = () => request.get(`/api/v1/orgs/${slug}/members`, { headers: { Authorization: `Bearer ${secret}` } });
+  expect((await members()).status()).toBe(404);
+  await open(page, '/profile/tokens', info);
+  const row = page.getByRole('row', { name: new RegExp(name) });
+  await expect(row.getByText(`Awaiting approval in ${slug}`)).toBeVisible();
+  await checkA11y(page, jsEnabled(info));
+  await context.clearCookies();
+
+  // The admin sees the request on the tokens tab and approves it.
+  await signIn(page, info, admin, PASSWORD);
+  await open(page, `/orgs/${slug}/tokens`, info);
+  const requests = page.getByRole('table', { name: 'Personal tokens awaiting approval' });
+  const ask = requests.getByRole('row', { name: new RegExp(name) });
+  await expect(ask).toContainText(`Asker ${run}`);
+  await expect(ask).toContainText('orgs:read');
+  await checkA11y(page, jsEnabled(info));
+  await ask.getByRole('button', { name: `Approve ${name}` }).click();
+  await expect(page.getByRole('table', { name: 'Personal tokens awaiting approval' })).toHaveCount(0);
+
+  // Now the token acts in the organization, and its owner sees why.
+  expect((await members()).status()).toBe(200);
+  await context.clearCookies();
+  await signIn(page, info, member, PASSWORD);
+  await open(page, '/profile/tokens', info);
+  await expect(page.getByRole('row', { name: new RegExp(name) }).getByText(`Approved in ${slug}`)).toBeVisible();
 });
