@@ -56,7 +56,8 @@ pub fn applicable_built_in_scopes(kind: TokenKind) -> impl Iterator<Item = &'sta
     BUILT_IN_SCOPES.iter().filter(move |scope| {
         !matches!(
             (kind, scope.name),
-            (TokenKind::Personal, TOKENS_MANAGE) | (TokenKind::Group, TOKENS_INTROSPECT)
+            (TokenKind::Personal | TokenKind::OAuth, TOKENS_MANAGE)
+                | (TokenKind::Group, TOKENS_INTROSPECT)
         )
     })
 }
@@ -130,6 +131,10 @@ impl Scopes {
 
     pub fn is_subset(&self, other: &Scopes) -> bool {
         self.0.is_subset(&other.0)
+    }
+
+    pub fn union(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.union(&other.0).cloned().collect())
     }
 
     /// The scopes in `self` that `other` lacks.
@@ -380,7 +385,8 @@ fn is_introspector(grant: &TokenGrant) -> bool {
     match grant.kind {
         TokenKind::Personal => grant.instance_admin,
         TokenKind::Organization => grant.home_role == Some(Role::Admin),
-        TokenKind::Group => false,
+        // An application checks tokens with its own client credentials.
+        TokenKind::Group | TokenKind::OAuth | TokenKind::OAuthRefresh => false,
     }
 }
 
@@ -416,7 +422,7 @@ fn manage_tokens(caller: Caller<'_>, of: TokensOf) -> Result<(), Denial> {
                 Caller::Token(grant) => match grant.kind {
                     TokenKind::Organization => org_admin && grant.home_org == Some(standing.org_id),
                     TokenKind::Group => group_admin && grant.home_group == Some(group.group_id),
-                    TokenKind::Personal => false,
+                    TokenKind::Personal | TokenKind::OAuth | TokenKind::OAuthRefresh => false,
                 },
             };
             if allowed {

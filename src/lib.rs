@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod app;
+pub mod apps;
 pub mod auth;
 pub mod components;
 pub mod domain;

@@ -45,14 +45,20 @@ pub async fn setup_first_admin(
     .await
 }
 
+/// Signs in, then goes to `next` when it is a path on this site (the page
+/// that sent the person to sign in, such as an OAuth authorization request).
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     async {
         let ctx = RequestCtx::load().await?;
         super::server::sign_in(&ctx, &email, &password)
             .await
-            .map_err(|e| e.with_input([("email", email.as_str())]))?;
-        leptos_axum::redirect("/");
+            .map_err(|e| e.with_input([("email", email.as_str()), ("next", next.as_str())]))?;
+        leptos_axum::redirect(crate::auth::local_path(&next).unwrap_or("/"));
         Ok(())
     }
     .await

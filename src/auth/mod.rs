@@ -26,3 +26,33 @@ pub struct SessionInfo {
     #[serde(default)]
     pub setup_code_required: bool,
 }
+
+/// `next` when it is a path on this site (not `//host` or `/\\host`, which
+/// browsers read as another site): where to go after signing in.
+pub fn local_path(next: &str) -> Option<&str> {
+    let rest = next.strip_prefix('/')?;
+    (!rest.starts_with('/') && !rest.starts_with('\\') && !next.contains(['\r', '\n']))
+        .then_some(next)
+}
+
+#[cfg(test)]
+mod local_path_tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_on_this_site() {
+        assert_eq!(
+            local_path("/oauth/authorize?x=1"),
+            Some("/oauth/authorize?x=1")
+        );
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad}");
+        }
+    }
+}

@@ -5,6 +5,7 @@ use crate::components::{action_error, loading, Field, FormAlert};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -12,25 +13,49 @@ pub fn SignInPage() -> impl IntoView {
     // Made under <Routes>, so a failed post without JavaScript finds its error.
     let action = ServerAction::<SignIn>::new();
     let error = action_error(action);
+    // Where to go afterwards (an OAuth authorization request, say). That page
+    // is served outside the app, so with `next` the form is a plain post: the
+    // server's redirect is followed by the browser itself.
+    let next = move || {
+        use_query_map()
+            .read_untracked()
+            .get("next")
+            .filter(|next| crate::auth::local_path(next).is_some())
+    };
     view! {
         <Title text="Sign in"/>
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match auth.session.await {
                     Ok(SessionInfo { needs_setup: true, .. }) => view! { <Redirect path="/setup"/> }.into_any(),
-                    Ok(SessionInfo { user: Some(_), .. }) => view! { <Redirect path="/"/> }.into_any(),
-                    _ => view! {
-                        <section class="card narrow">
-                            <h1>"Sign in"</h1>
-                            <ActionForm action=action>
-                                <FormAlert error/>
-                                <Field id="signin-email" name="email" label="Email" kind="email" autocomplete="username" error/>
-                                <Field id="signin-password" name="password" label="Password" kind="password" autocomplete="current-password" error/>
-                                <button type="submit" class="btn btn-primary">"Sign in"</button>
-                            </ActionForm>
-                        </section>
+                    Ok(SessionInfo { user: Some(_), .. }) => match next() {
+                        Some(next) => view! { <p class="card narrow">"Signed in. "<a href=next rel="external">"Continue"</a></p> }.into_any(),
+                        None => view! { <Redirect path="/"/> }.into_any(),
+                    },
+                    _ => {
+                        let fields = view! {
+                            <FormAlert error/>
+                            <Field id="signin-email" name="email" label="Email" kind="email" autocomplete="username" error/>
+                            <Field id="signin-password" name="password" label="Password" kind="password" autocomplete="current-password" error/>
+                            <button type="submit" class="btn btn-primary">"Sign in"</button>
+                        };
+                        let form = match next() {
+                            Some(next) => view! {
+                                <form method="post" action="/rpc/sign_in">
+                                    <input type="hidden" name="next" value=next/>
+                                    {fields}
+                                </form>
+                            }.into_any(),
+                            None => view! { <ActionForm action=action>{fields}</ActionForm> }.into_any(),
+                        };
+                        view! {
+                            <section class="card narrow">
+                                <h1>"Sign in"</h1>
+                                {form}
+                            </section>
+                        }
+                        .into_any()
                     }
-                    .into_any(),
                 }
             })}
         </Suspense>

@@ -163,6 +163,27 @@ pub struct Config {
           action = clap::ArgAction::Set, global = true)]
     pub allow_non_expiring_tokens: bool,
 
+    /// The address people and applications reach Latchkey at, such as
+    /// https://latchkey.example.com: the OAuth issuer (RFC 8414, RFC 9207).
+    /// When unset, it is taken from each request's Host header.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Lifetime of an OAuth access token, in seconds.
+    #[arg(long, env = "LATCHKEY_OAUTH_ACCESS_TOKEN_SECS", default_value_t = 3600, global = true,
+          value_parser = clap::value_parser!(i64).range(60..=86_400))]
+    pub oauth_access_token_secs: i64,
+
+    /// Absolute lifetime of an OAuth token family (from consent), in days.
+    #[arg(long, env = "LATCHKEY_OAUTH_SESSION_DAYS", default_value_t = 90, global = true,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub oauth_session_days: i64,
+
+    /// An OAuth token family not refreshed for this many days ends.
+    #[arg(long, env = "LATCHKEY_OAUTH_IDLE_DAYS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub oauth_idle_days: i64,
+
     /// How often token last-use times are written, in milliseconds.
     #[arg(
         long,

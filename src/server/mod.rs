@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod form_errors;
+pub mod html;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request;

@@ -17,7 +17,10 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     );
     // The token-authenticated API ignores cookies, so cross-site calls cannot
     // borrow a session there.
-    let token_api = request.uri().path().starts_with("/api/v1/");
+    // The OAuth token endpoint is called by clients on other sites (a
+    // browser app's own origin) and authenticates the client, not a cookie.
+    let path = request.uri().path();
+    let token_api = path.starts_with("/api/v1/") || path == "/oauth/token";
     if !safe && !token_api && is_cross_site(request.headers()) {
         return (
             StatusCode::FORBIDDEN,

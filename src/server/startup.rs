@@ -142,6 +142,7 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
 
     // The token API and the probes sit outside the session and page layers:
     // they never use cookies, and the token check is the hot path.
+    use crate::apps::rest as apps_rest;
     use crate::orgs::rest as org_rest;
     use crate::tokens::{oauth, rest};
     let token_api = Router::new()
@@ -170,7 +171,8 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     // rate-limited.
     let mut public_api = Router::new()
         .route("/api/v1/credentials/leaked", post(rest::report_leaked))
-        .route("/oauth/revoke", post(oauth::revoke));
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route(apps_rest::TOKEN_PATH, post(apps_rest::token));
     if let Some(limits) = state.rate_limits.clone() {
         public_api = public_api.layer(rate_limit::layer(limits));
     }
@@ -195,12 +197,21 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
-        .route(token_page::SHOW_PATH, get(token_page::show_once));
+        .route(token_page::SHOW_PATH, get(token_page::show_once))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(apps_rest::metadata),
+        );
     Router::new()
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        // The consent page reads the session, so it sits inside its layer.
+        .route(
+            apps_rest::AUTHORIZE_PATH,
+            get(apps_rest::authorize).post(apps_rest::decide),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))

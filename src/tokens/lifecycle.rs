@@ -14,6 +14,7 @@ use crate::domain::{AllowedAddresses, ExpiryPolicy, Role};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Db};
+use crate::tokens::TokenKind;
 use serde_json::json;
 
 /// Longest overlap a rotation may keep the old secret working for.
@@ -92,12 +93,31 @@ pub async fn active_identity(db: &Db, raw: &str) -> Result<Option<TokenIdentity>
     let Ok(token) = PlainToken::parse(raw.trim()) else {
         return Ok(None);
     };
-    let identity = load_identity(db, &token.digest().to_hex()).await?;
+    let identity = match token.kind() {
+        TokenKind::OAuth => {
+            super::server::load_oauth_identity(db, &token.digest().to_hex()).await?
+        }
+        TokenKind::OAuthRefresh => None,
+        _ => load_identity(db, &token.digest().to_hex()).await?,
+    };
     Ok(identity.filter(|identity| identity.is_accepted(now())))
+}
+
+/// What an OAuth access token is answered at the routes about a token's own
+/// record: it has none of its own (whoami says what it is), and it renews
+/// through its refresh token.
+fn not_for_oauth(identity: &TokenIdentity) -> Result<(), AppError> {
+    match identity.oauth {
+        Some(_) => Err(AppError::Conflict(
+            "An OAuth access token belongs to its application: whoami describes it, the token endpoint renews it and /oauth/revoke ends it.".into(),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A token's own view of itself.
 pub async fn describe_self(db: &Db, identity: &TokenIdentity) -> Result<TokenSummary, AppError> {
+    not_for_oauth(identity)?;
     super::server::summary_by_id(db, identity.token_id).await
 }
 
@@ -125,6 +145,7 @@ pub async fn revoke_self(
     actor: &Actor<'_>,
     identity: &TokenIdentity,
 ) -> Result<(), AppError> {
+    not_for_oauth(identity)?;
     let token = stored_by_id(db, identity.token_id)
         .await?
         .ok_or_else(|| AppError::not_found("Token"))?;
@@ -141,6 +162,11 @@ pub async fn revoke_self(
 /// RFC 7009: whoever holds a secret may revoke it. Unknown and malformed
 /// strings are answered like known ones, so the endpoint tells nothing.
 pub async fn revoke_by_secret(db: &Db, actor: &Actor<'_>, raw: &str) -> Result<(), AppError> {
+    if let Ok(token) = PlainToken::parse(raw.trim()) {
+        if token.kind().is_oauth() {
+            return revoke_oauth_secret(db, actor, &token).await;
+        }
+    }
     match stored_by_secret(db, raw).await? {
         Some(token) if token.disabled_at.is_none() => {
             disable(
@@ -154,6 +180,50 @@ pub async fn revoke_by_secret(db: &Db, actor: &Actor<'_>, raw: &str) -> Result<(
         }
         _ => Ok(()),
     }
+}
+
+/// RFC 7009 for OAuth tokens: an access token ends alone; a refresh token
+/// ends its whole family, access tokens included (§2.1).
+async fn revoke_oauth_secret(
+    db: &Db,
+    actor: &Actor<'_>,
+    token: &PlainToken,
+) -> Result<(), AppError> {
+    let now = now();
+    let mut tx = db.pool.begin().await?;
+    let res = if token.kind() == TokenKind::OAuthRefresh {
+        sqlx::query(
+            "UPDATE oauth_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id = \
+             (SELECT session_id FROM oauth_tokens WHERE digest = $2 AND kind = 'refresh')",
+        )
+    } else {
+        sqlx::query(
+            "UPDATE oauth_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND digest = $2 AND kind = 'access'",
+        )
+    }
+    .bind(now)
+    .bind(token.digest().to_hex())
+    .execute(&mut *tx)
+    .await?;
+    if res.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    audit::record(
+        &mut *tx,
+        actor,
+        "app.token_revoked",
+        audit::Target {
+            org_id: None,
+            group_id: None,
+            label: token.kind().name(),
+            detail: Some(json!({ "by": "revocation request" })),
+            subject_user_id: None,
+        },
+    )
+    .await?;
+    db.commit_auth_change(tx).await?;
+    Ok(())
 }
 
 /// What a rotation made: the new token (secret shown once) and until when the
@@ -190,6 +260,7 @@ pub async fn rotate(
             format!("The grace period is from 0 to {MAX_GRACE_SECONDS} seconds (24 hours)."),
         ));
     }
+    not_for_oauth(identity)?;
     let Some(old) = stored_by_id(db, identity.token_id).await? else {
         return Ok(None);
     };
@@ -397,7 +468,10 @@ pub fn introspection(target: &TokenIdentity) -> Introspection {
         ),
         scope: Some(target.grant.scopes.to_stored()),
         token_type: Some("Bearer".into()),
-        client_id: Some(target.token_id.to_string()),
+        client_id: Some(match &target.oauth {
+            Some(origin) => origin.client_id.clone(),
+            None => target.token_id.to_string(),
+        }),
         iat: Some(target.created_at),
         exp: target.expires_at,
         kind: Some(target.kind.name().to_string()),

@@ -76,7 +76,10 @@ impl TokenScope {
     }
 }
 
-/// The three kinds of token: whom a token belongs to and acts as.
+/// The kinds of token: whom a token belongs to and acts as. The first three
+/// are the ones people manage; the OAuth kinds are issued to applications by
+/// the authorization server (an access token acts as the person who granted
+/// it; a refresh token only buys new access tokens).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
@@ -84,6 +87,10 @@ pub enum TokenKind {
     Personal,
     Organization,
     Group,
+    #[serde(rename = "oauth")]
+    OAuth,
+    #[serde(rename = "oauth_refresh")]
+    OAuthRefresh,
 }
 
 impl TokenKind {
@@ -93,13 +100,29 @@ impl TokenKind {
         TokenKind::Group,
     ];
 
+    /// Every kind of token string, for recognising one by its prefix.
+    pub const EVERY: [TokenKind; 5] = [
+        TokenKind::Personal,
+        TokenKind::Organization,
+        TokenKind::Group,
+        TokenKind::OAuth,
+        TokenKind::OAuthRefresh,
+    ];
+
     /// As stored in `access_tokens.kind` and shown by the API.
     pub fn name(self) -> &'static str {
         match self {
             TokenKind::Personal => "personal",
             TokenKind::Organization => "organization",
             TokenKind::Group => "group",
+            TokenKind::OAuth => "oauth",
+            TokenKind::OAuthRefresh => "oauth_refresh",
         }
+    }
+
+    /// Issued by the authorization server rather than made by a person.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, TokenKind::OAuth | TokenKind::OAuthRefresh)
     }
 
     /// From the `kind` column, whose CHECK constraint allows only the three.

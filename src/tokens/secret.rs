@@ -1,7 +1,9 @@
 //! Token strings. A token can only come into being by generating it or by
 //! parsing one; the secret never prints, and only its SHA-256 digest is stored.
 //!
-//! Format: a kind prefix (`lkp_`, `lko_`, `lkg_`), 32 base62 characters from
+//! Format: a kind prefix (`lkp_`, `lko_`, `lkg_`; `lka_` and `lkr_` for OAuth
+//! access and refresh tokens, `lks_` for client secrets, `lkc_` for
+//! authorization codes), 32 base62 characters from
 //! the OS random source (190 bits), and 6 base62 characters of CRC32 over
 //! everything before them. The checksum lets a mistyped or made-up token be
 //! refused without a database lookup, and lets secret scanners recognise ours.
@@ -26,11 +28,13 @@ impl TokenKind {
             TokenKind::Personal => "lkp_",
             TokenKind::Organization => "lko_",
             TokenKind::Group => "lkg_",
+            TokenKind::OAuth => "lka_",
+            TokenKind::OAuthRefresh => "lkr_",
         }
     }
 
     fn from_prefix(prefix: &str) -> Option<Self> {
-        TokenKind::ALL.into_iter().find(|k| k.prefix() == prefix)
+        TokenKind::EVERY.into_iter().find(|k| k.prefix() == prefix)
     }
 }
 
@@ -55,18 +59,41 @@ pub struct PlainToken {
     value: String,
 }
 
+/// A random string in the token format with `prefix`: 32 base62 characters
+/// and the checksum.
+fn random_with_prefix(prefix: &str) -> String {
+    let mut rng = OsRng;
+    let mut value = String::with_capacity(TOKEN_LEN);
+    value.push_str(prefix);
+    for _ in 0..BODY_LEN {
+        // gen_range samples uniformly, so every character carries log2(62) bits.
+        value.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    }
+    let checksum = checksum_of(&value);
+    value.push_str(&checksum);
+    value
+}
+
+/// A secret that is not a bearer token (an OAuth client secret, an
+/// authorization code): same format and digest, its own prefix.
+pub fn generate_secret(prefix: &'static str) -> String {
+    random_with_prefix(prefix)
+}
+
+/// The digest under which a secret of any kind is stored.
+pub fn digest_of(secret: &str) -> TokenDigest {
+    TokenDigest(Sha256::digest(secret.as_bytes()).into())
+}
+
+pub const CLIENT_SECRET_PREFIX: &str = "lks_";
+pub const AUTHORIZATION_CODE_PREFIX: &str = "lkc_";
+
 impl PlainToken {
     pub fn generate(kind: TokenKind) -> Self {
-        let mut rng = OsRng;
-        let mut value = String::with_capacity(TOKEN_LEN);
-        value.push_str(kind.prefix());
-        for _ in 0..BODY_LEN {
-            // gen_range samples uniformly, so every character carries log2(62) bits.
-            value.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+        PlainToken {
+            kind,
+            value: random_with_prefix(kind.prefix()),
         }
-        let checksum = checksum_of(&value);
-        value.push_str(&checksum);
-        PlainToken { kind, value }
     }
 
     pub fn parse(raw: &str) -> Result<Self, TokenFormatError> {
@@ -160,7 +187,7 @@ mod tests {
 
     #[test]
     fn generated_tokens_have_the_documented_shape() {
-        for kind in TokenKind::ALL {
+        for kind in TokenKind::EVERY {
             let token = PlainToken::generate(kind);
             let s = token.expose_secret();
             assert_eq!(s.len(), TOKEN_LEN);

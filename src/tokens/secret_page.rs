@@ -11,6 +11,7 @@
 //! request, on whichever instance, so a reload (or a replayed cookie) shows
 //! "already shown" and never mints or reveals anything again.
 
+use crate::server::html::{escape, page};
 use crate::server::security::request_cookie;
 use crate::server::state::AppState;
 use crate::tokens::CreatedToken;
@@ -156,34 +157,6 @@ pub async fn prune_shown(db: &crate::server::db::Db) -> Result<(), sqlx::Error> 
         .execute(&db.pool)
         .await?;
     Ok(())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>{title} · Latchkey</title>
-<link rel="stylesheet" href="/pkg/latchkey.css">
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
-</head>
-<body>
-<main id="main">
-{body}
-</main>
-</body>
-</html>"#
-    )
 }
 
 fn render_gone() -> String {

@@ -912,6 +912,9 @@ pub struct TokenIdentity {
     pub group_id: Option<i64>,
     /// The organization has turned this kind of token off (Settings).
     pub switched_off: bool,
+    /// For an OAuth access token: the grant it was issued under, and the
+    /// application's client id.
+    pub oauth: Option<OAuthOrigin>,
     /// What the token may do: scopes, home, organization restriction. Every
     /// decision about it is `access::decide`'s.
     pub grant: TokenGrant,
@@ -929,6 +932,13 @@ pub struct TokenIdentity {
     pub whoami_json: OnceLock<axum::body::Bytes>,
 }
 
+/// Where an OAuth access token came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthOrigin {
+    pub grant_id: i64,
+    pub client_id: String,
+}
+
 /// An organization the acting user reaches, with the groups of it they are in.
 /// `role` is none when they reach it only through a group (a group token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -940,6 +950,8 @@ pub struct OrgMembership {
     pub groups: Vec<GroupMembership>,
     /// The organization requires approval of personal tokens.
     pub needs_approval: bool,
+    /// The organization lets OAuth applications act in it.
+    pub apps_allowed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1039,7 +1051,14 @@ pub async fn authenticate(
         Some(identity) => identity,
         None => {
             let generation = cache.generation();
-            let Some(identity) = load_identity(db, &digest.to_hex()).await? else {
+            let loaded = match token.kind() {
+                TokenKind::OAuth => load_oauth_identity(db, &digest.to_hex()).await?,
+                // A refresh token buys access tokens at the token endpoint;
+                // it is no bearer token.
+                TokenKind::OAuthRefresh => None,
+                _ => load_identity(db, &digest.to_hex()).await?,
+            };
+            let Some(identity) = loaded else {
                 return Ok(Err(TokenRejection::Unknown));
             };
             let identity = Arc::new(identity);
@@ -1120,6 +1139,7 @@ pub(crate) async fn load_identity(
         org_id: row.org_id,
         group_id: row.group_id,
         switched_off: row.switched_off != 0,
+        oauth: None,
         grant: TokenGrant {
             kind,
             home_org: row.org_id,
@@ -1155,6 +1175,107 @@ pub(crate) async fn load_identity(
     Ok(Some(identity))
 }
 
+/// The columns an OAuth access token check reads, by name.
+#[derive(sqlx::FromRow)]
+struct OAuthIdentityRow {
+    token_id: i64,
+    app_name: String,
+    client_id: String,
+    grant_id: i64,
+    created_at: i64,
+    expires_at: i64,
+    disabled_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: String,
+    restricted_to_orgs: i64,
+    user_id: i64,
+    display_name: String,
+    email: Option<String>,
+    user_kind: String,
+    user_disabled: i64,
+    instance_admin: i64,
+}
+
+/// An OAuth access token: it acts as the person who granted it, with the
+/// granted scopes, in the organizations the grant names (all when it names
+/// none) except those that do not allow applications. Revoking the token,
+/// its family or the grant, or disabling the app, disables it.
+pub(crate) async fn load_oauth_identity(
+    db: &Db,
+    digest_hex: &str,
+) -> Result<Option<TokenIdentity>, AppError> {
+    let row: Option<OAuthIdentityRow> = sqlx::query_as(
+        "SELECT t.id AS token_id, c.name AS app_name, c.client_id, g.id AS grant_id, \
+         t.created_at, t.expires_at, \
+         COALESCE(t.revoked_at, s.revoked_at, g.revoked_at, c.disabled_at) AS disabled_at, \
+         g.last_used_at, s.scopes, g.restricted_to_orgs, u.id AS user_id, u.display_name, u.email, \
+         u.kind AS user_kind, u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin \
+         FROM oauth_tokens t JOIN oauth_sessions s ON s.id = t.session_id \
+         JOIN oauth_grants g ON g.id = s.grant_id JOIN oauth_clients c ON c.id = g.client_id \
+         JOIN users u ON u.id = g.user_id WHERE t.digest = $1 AND t.kind = 'access'",
+    )
+    .bind(digest_hex)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut identity = TokenIdentity {
+        token_id: row.token_id,
+        token_name: row.app_name,
+        kind: TokenKind::OAuth,
+        created_at: row.created_at,
+        expires_at: Some(row.expires_at),
+        disabled_at: row.disabled_at,
+        last_used_at: row.last_used_at,
+        user_id: row.user_id,
+        display_name: row.display_name,
+        email: row.email,
+        user_kind: row.user_kind,
+        user_disabled: row.user_disabled != 0,
+        org_id: None,
+        group_id: None,
+        switched_off: false,
+        oauth: Some(OAuthOrigin {
+            grant_id: row.grant_id,
+            client_id: row.client_id,
+        }),
+        grant: TokenGrant {
+            kind: TokenKind::OAuth,
+            home_org: None,
+            home_group: None,
+            home_role: None,
+            scopes: Scopes::from_stored(&row.scopes),
+            acts_in: None,
+            unapproved: BTreeSet::new(),
+            instance_admin: row.instance_admin != 0,
+        },
+        allowed: AllowedAddresses::default(),
+        organizations: Vec::new(),
+        noted_at: AtomicI64::new(row.last_used_at.unwrap_or(i64::MIN)),
+        whoami_json: OnceLock::new(),
+    };
+    if row.restricted_to_orgs != 0 {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT org_id FROM oauth_grant_orgs WHERE grant_id = $1")
+                .bind(row.grant_id)
+                .fetch_all(&db.pool)
+                .await?;
+        identity.grant.acts_in = Some(rows.into_iter().map(|(id,)| id).collect());
+    }
+    if identity.check(now()).is_ok() {
+        let mut organizations = memberships(db, row.user_id).await?;
+        identity.grant.unapproved = organizations
+            .iter()
+            .filter(|org| !org.apps_allowed)
+            .map(|org| org.id)
+            .collect();
+        organizations.retain(|org| identity.grant.reaches_org(org.id));
+        identity.organizations = organizations;
+    }
+    Ok(Some(identity))
+}
+
 /// The organizations whose admins approved this personal token.
 async fn approved_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i64>, AppError> {
     let rows: Vec<(i64,)> = sqlx::query_as(
@@ -1180,8 +1301,8 @@ pub(crate) async fn restricted_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i
 /// and, within each, their groups: always current, because a token acts with
 /// its user's present roles.
 async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppError> {
-    let orgs: Vec<(i64, String, String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role, o.personal_tokens_need_approval FROM organizations o \
+    let orgs: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, o.personal_tokens_need_approval, o.allow_oauth_apps FROM organizations o \
          LEFT JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 \
          WHERE m.user_id IS NOT NULL OR o.id IN (SELECT g.org_id FROM groups g \
            JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1) \
@@ -1199,23 +1320,26 @@ async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppErr
     .await?;
     Ok(orgs
         .into_iter()
-        .map(|(id, slug, name, role, needs_approval)| OrgMembership {
-            id,
-            slug,
-            name,
-            needs_approval: needs_approval != 0,
-            role: role.as_deref().map(Role::from_db),
-            groups: groups
-                .iter()
-                .filter(|(org_id, ..)| *org_id == id)
-                .map(|(_, id, slug, name, role)| GroupMembership {
-                    id: *id,
-                    slug: slug.clone(),
-                    name: name.clone(),
-                    role: Role::from_db(role),
-                })
-                .collect(),
-        })
+        .map(
+            |(id, slug, name, role, needs_approval, apps_allowed)| OrgMembership {
+                id,
+                slug,
+                name,
+                needs_approval: needs_approval != 0,
+                apps_allowed: apps_allowed != 0,
+                role: role.as_deref().map(Role::from_db),
+                groups: groups
+                    .iter()
+                    .filter(|(org_id, ..)| *org_id == id)
+                    .map(|(_, id, slug, name, role)| GroupMembership {
+                        id: *id,
+                        slug: slug.clone(),
+                        name: name.clone(),
+                        role: Role::from_db(role),
+                    })
+                    .collect(),
+            },
+        )
         .collect())
 }
 
@@ -1248,11 +1372,21 @@ pub struct UsageRecorder {
 struct Usage {
     /// Uses to write in the next batch.
     pending: HashMap<i64, LastUse>,
+    /// Last use of OAuth grants (through any of their access tokens).
+    grants: HashMap<i64, i64>,
     /// When each token's use was last noted, so a cached (older) stored time
     /// does not note it again on every request.
-    noted: HashMap<i64, i64>,
+    noted: HashMap<UseOf, i64>,
     /// The latest refusal of each token from an address it does not allow.
     refused: HashMap<i64, LastUse>,
+}
+
+/// What a use is recorded on: a token, or an OAuth grant (its access tokens
+/// come and go within the hour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum UseOf {
+    Token(i64),
+    Grant(i64),
 }
 
 /// When a token was used, and from which address.
@@ -1274,15 +1408,22 @@ impl UsageRecorder {
         };
         // Another copy of the identity (loaded after a cache reset) may have
         // noted this token already.
-        if usage
-            .noted
-            .get(&identity.token_id)
-            .is_some_and(|at| !due(*at))
-        {
+        let of = match &identity.oauth {
+            Some(origin) => UseOf::Grant(origin.grant_id),
+            None => UseOf::Token(identity.token_id),
+        };
+        if usage.noted.get(&of).is_some_and(|at| !due(*at)) {
             return;
         }
-        usage.noted.insert(identity.token_id, now);
-        usage.pending.insert(identity.token_id, (now, ip));
+        usage.noted.insert(of, now);
+        match of {
+            UseOf::Token(id) => {
+                usage.pending.insert(id, (now, ip));
+            }
+            UseOf::Grant(id) => {
+                usage.grants.insert(id, now);
+            }
+        }
     }
 
     /// Notes a refusal of `identity`'s token from `ip`, outside its
@@ -1294,21 +1435,32 @@ impl UsageRecorder {
     }
 
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let (batch, refusals): (Vec<_>, Vec<_>) = match self.inner.lock() {
+        let (batch, refusals, grants): (Vec<_>, Vec<_>, Vec<_>) = match self.inner.lock() {
             Ok(mut usage) => {
                 let cutoff = now() - USAGE_RESOLUTION_SECS;
                 usage.noted.retain(|_, at| *at > cutoff);
                 (
                     usage.pending.drain().collect(),
                     usage.refused.drain().collect(),
+                    usage.grants.drain().collect(),
                 )
             }
             Err(_) => return Ok(0),
         };
-        if batch.is_empty() && refusals.is_empty() {
+        if batch.is_empty() && refusals.is_empty() && grants.is_empty() {
             return Ok(0);
         }
         let mut tx = db.pool.begin().await?;
+        for (grant_id, at) in &grants {
+            sqlx::query(
+                "UPDATE oauth_grants SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         for (token_id, (at, ip)) in &refusals {
             sqlx::query(
                 "UPDATE access_tokens SET last_refused_at = $1, last_refused_ip = $2 \
@@ -1331,7 +1483,7 @@ impl UsageRecorder {
             .await?;
         }
         tx.commit().await?;
-        Ok(batch.len() + refusals.len())
+        Ok(batch.len() + refusals.len() + grants.len())
     }
 }
 

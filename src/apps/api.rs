@@ -1,0 +1,93 @@
+//! Server functions for Profile → Developer applications and Profile → Apps
+//! and Connections. Thin: the signed-in person, then `server`.
+
+use super::{AppSummary, Connection, IssuedCredentials};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {super::server, crate::server::request::RequestCtx};
+
+/// The applications the signed-in person registered.
+#[server(prefix = "/rpc", endpoint = "list_my_apps")]
+pub async fn list_my_apps() -> Result<Vec<AppSummary>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::owned_by(ctx.db(), user.id).await
+}
+
+/// (name, description) of the scopes an application may be registered for.
+#[server(prefix = "/rpc", endpoint = "registrable_scopes")]
+pub async fn registrable_scopes() -> Result<Vec<(String, String)>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    ctx.require_user().await?;
+    server::registrable_scopes(ctx.db()).await
+}
+
+#[server(prefix = "/rpc", endpoint = "register_app")]
+pub async fn register_app(
+    name: String,
+    #[server(default)] description: String,
+    #[server(default)] homepage_url: String,
+    redirect_uris: String,
+    #[server(default)] client_type: String,
+    #[server(default)] scopes: Vec<String>,
+) -> Result<IssuedCredentials, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let form = server::Registration {
+        name: &name,
+        description: &description,
+        homepage_url: &homepage_url,
+        redirect_uris: &redirect_uris,
+        confidential: client_type != "public",
+        scopes: &scopes,
+    };
+    server::register(ctx.db(), &ctx.actor(&user), user.id, form)
+        .await
+        .map_err(|e| {
+            e.with_input([
+                ("name", name.as_str()),
+                ("description", description.as_str()),
+                ("homepage_url", homepage_url.as_str()),
+                ("redirect_uris", redirect_uris.as_str()),
+            ])
+        })
+}
+
+#[server(prefix = "/rpc", endpoint = "rotate_app_secret")]
+pub async fn rotate_app_secret(client_id: String) -> Result<IssuedCredentials, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::rotate_secret(ctx.db(), &ctx.actor(&user), user.id, &client_id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "set_app_disabled")]
+pub async fn set_app_disabled(client_id: String, disabled: bool) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::set_disabled(ctx.db(), &ctx.actor(&user), user.id, &client_id, disabled).await
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_app")]
+pub async fn delete_app(client_id: String) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::delete(ctx.db(), &ctx.actor(&user), user.id, &client_id).await
+}
+
+/// The apps the signed-in person let act in their name.
+#[server(prefix = "/rpc", endpoint = "list_connections")]
+pub async fn list_connections() -> Result<Vec<Connection>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::connections(ctx.db(), user.id).await
+}
+
+/// "Revoke access": the grant and every token issued under it end at once.
+#[server(prefix = "/rpc", endpoint = "revoke_connection")]
+pub async fn revoke_connection(grant_id: i64) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    server::revoke_connection(ctx.db(), &ctx.actor(&user), user.id, grant_id).await
+}

@@ -1,0 +1,620 @@
+//! The OAuth 2.1 authorization server, driven by a real, unmodified client
+//! library (`oauth2`, pinned) through discovery, and every refusal.
+
+use crate::helpers::TestApp;
+use crate::on_both_databases;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+use reqwest::{header, Client, StatusCode};
+use serde_json::Value;
+
+on_both_databases!(
+    a_standard_client_runs_the_whole_flow,
+    refresh_tokens_rotate_and_reuse_ends_the_family,
+    every_authorization_refusal,
+    every_token_endpoint_refusal,
+    revoked_access_and_forbidding_organizations_stop_tokens,
+);
+
+const REDIRECT: &str = "http://127.0.0.1/callback";
+
+type Oauth = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+struct Flow {
+    person: Client,
+    client_id: String,
+    secret: String,
+    oauth: Oauth,
+    http: Client,
+}
+
+fn http() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A person (member of acme) and a confidential app they registered, with an
+/// `oauth2` client configured from the discovery document.
+async fn flow(app: &TestApp) -> Flow {
+    let admin = app.setup_admin().await;
+    let (status, _) = app
+        .rpc(&admin, "create_org", &[("name", "Acme"), ("slug", "acme")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let person = admin;
+    let (status, body) = app
+        .rpc(
+            &person,
+            "register_app",
+            &[
+                ("name", "Deploy Dashboard"),
+                ("redirect_uris", REDIRECT),
+                ("client_type", "confidential"),
+                ("scopes[]", "identity:read"),
+                ("scopes[]", "orgs:read"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let client_id = body["client_id"].as_str().unwrap().to_string();
+    let secret = body["client_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("lks_"));
+
+    let meta: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], app.base);
+    assert_eq!(
+        meta["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    let oauth = BasicClient::new(ClientId::new(client_id.clone()))
+        .set_client_secret(ClientSecret::new(secret.clone()))
+        .set_auth_uri(
+            AuthUrl::new(meta["authorization_endpoint"].as_str().unwrap().into()).unwrap(),
+        )
+        .set_token_uri(TokenUrl::new(meta["token_endpoint"].as_str().unwrap().into()).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    Flow {
+        person,
+        client_id,
+        secret,
+        oauth,
+        http: http(),
+    }
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// The authorization URL the library builds, with PKCE and state.
+fn authorization_url(flow: &Flow, scopes: &[&str]) -> (String, CsrfToken, PkceCodeVerifier) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = flow
+        .oauth
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new(scope.to_string()));
+    }
+    let (url, state) = request.url();
+    (url.to_string(), state, verifier)
+}
+
+/// Opens the authorization URL as the signed-in person and answers the
+/// consent page; returns where the browser is sent.
+async fn consent(flow: &Flow, url: &str, decision: &str, extra: &[(&str, &str)]) -> String {
+    let page = flow.person.get(url).send().await.unwrap();
+    if page.status() == StatusCode::SEE_OTHER && decision == "approve" {
+        // Consent given before covers this request: straight back with a code.
+        return page.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+    }
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Authorize Deploy Dashboard"), "{html}");
+    let mut form = query(url);
+    form.push(("decision".into(), decision.into()));
+    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let origin = url::Url::parse(url).unwrap().origin().ascii_serialization();
+    let answer = flow
+        .person
+        .post(url.split('?').next().unwrap())
+        .header(header::ORIGIN, origin)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    answer.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    let res = http()
+        .get(format!("{}/api/v1/whoami", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// Approves and exchanges: the library's token response.
+async fn authorized(
+    app: &TestApp,
+    flow: &Flow,
+    scopes: &[&str],
+) -> oauth2::basic::BasicTokenResponse {
+    let (url, state, verifier) = authorization_url(flow, scopes);
+    let back = consent(flow, &url, "approve", &[]).await;
+    let pairs = query(&back);
+    assert!(back.starts_with(REDIRECT));
+    assert_eq!(
+        param(&pairs, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(param(&pairs, "iss").as_deref(), Some(app.base.as_str()));
+    let code = param(&pairs, "code").unwrap();
+    flow.oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&flow.http)
+        .await
+        .expect("the code exchanges")
+}
+
+async fn a_standard_client_runs_the_whole_flow(app: TestApp) {
+    let flow = flow(&app).await;
+    let tokens = authorized(&app, &flow, &["identity:read", "orgs:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    assert!(access.starts_with("lka_"));
+    assert!(tokens.refresh_token().unwrap().secret().starts_with("lkr_"));
+    assert_eq!(
+        tokens.expires_in(),
+        Some(std::time::Duration::from_secs(3600))
+    );
+
+    let (status, me) = whoami(&app, &access).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["token"]["kind"], "oauth");
+    assert_eq!(me["token"]["name"], "Deploy Dashboard");
+    let members = http()
+        .get(format!("{}/api/v1/orgs/acme/members", app.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members.status(), StatusCode::OK);
+
+    // Introspection names the app and the granted scopes.
+    let admin_token = crate::org_tokens::ok(
+        app.rpc(
+            &flow.person,
+            "create_token",
+            &[("name", "introspector"), ("expiry", "7d")],
+        )
+        .await,
+    )["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer: Value = http()
+        .post(format!("{}/oauth/introspect", app.base))
+        .bearer_auth(&admin_token)
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], flow.client_id);
+    assert_eq!(answer["scope"], "identity:read orgs:read");
+
+    // Consent is remembered: the same request goes straight back with a code.
+    let (url, _, _) = authorization_url(&flow, &["identity:read"]);
+    let again = flow.person.get(&url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let location = again.headers()[header::LOCATION].to_str().unwrap();
+    assert!(param(&query(location), "code").is_some());
+
+    // Apps and Connections lists it; RFC 7009 ends the access token.
+    let (_, connections) = app.rpc(&flow.person, "list_connections", &[]).await;
+    assert_eq!(connections[0]["app_name"], "Deploy Dashboard");
+    let revoked = http()
+        .post(format!("{}/oauth/revoke", app.base))
+        .form(&[
+            ("token", access.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::UNAUTHORIZED);
+    let _ = &flow.secret;
+}
+
+async fn refresh_tokens_rotate_and_reuse_ends_the_family(app: TestApp) {
+    let flow = flow(&app).await;
+    let first = authorized(&app, &flow, &["identity:read"]).await;
+    let refresh = |token: &RefreshToken| {
+        let token = token.clone();
+        let flow = &flow;
+        async move {
+            flow.oauth
+                .exchange_refresh_token(&token)
+                .request_async(&flow.http)
+                .await
+        }
+    };
+    let a = first.refresh_token().unwrap().clone();
+    let second = refresh(&a).await.expect("refresh works");
+    let b = second.refresh_token().unwrap().clone();
+    assert_ne!(a.secret(), b.secret());
+    assert_eq!(
+        whoami(&app, second.access_token().secret()).await.0,
+        StatusCode::OK
+    );
+
+    // A lost answer: the spent token, again within the grace period, gets a
+    // new pair, and the successor it had is withdrawn.
+    let third = refresh(&a).await.expect("reuse within the grace period");
+    assert!(
+        refresh(&b).await.is_err(),
+        "the withdrawn successor is refused"
+    );
+    let c = third.refresh_token().unwrap().clone();
+
+    // Used again after the grace period: the whole family ends.
+    let fourth = refresh(&c).await.expect("refresh works");
+    sqlx::query("UPDATE oauth_tokens SET used_at = used_at - 600 WHERE used_at IS NOT NULL")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let reuse = http()
+        .post(format!("{}/oauth/token", app.base))
+        .basic_auth(&flow.client_id, Some(&flow.secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", c.secret().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), StatusCode::BAD_REQUEST);
+    let body: Value = reuse.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        whoami(&app, fourth.access_token().secret()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(refresh(fourth.refresh_token().unwrap()).await.is_err());
+}
+
+async fn every_authorization_refusal(app: TestApp) {
+    let flow = flow(&app).await;
+    let (url, _, _) = authorization_url(&flow, &["identity:read"]);
+    let base = url::Url::parse(&url).unwrap();
+    let with = |changes: &[(&str, Option<&str>)]| {
+        let mut pairs = query(&url);
+        for (name, value) in changes {
+            pairs.retain(|(k, _)| k != name);
+            if let Some(value) = value {
+                pairs.push((name.to_string(), value.to_string()));
+            }
+        }
+        let mut u = base.clone();
+        u.query_pairs_mut().clear().extend_pairs(&pairs);
+        u.to_string()
+    };
+    // Unknown client and unregistered redirect URI: an error page, never a redirect.
+    for changed in [
+        with(&[("client_id", Some("app_unknown"))]),
+        with(&[("redirect_uri", Some("https://evil.example/callback"))]),
+        with(&[("redirect_uri", Some("http://127.0.0.1/other"))]),
+    ] {
+        let res = flow.person.get(&changed).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{changed}");
+        assert!(res.headers().get(header::LOCATION).is_none());
+    }
+    // A loopback redirect URI may name any port (RFC 8252 §7.3).
+    let any_port = with(&[("redirect_uri", Some("http://127.0.0.1:49152/callback"))]);
+    assert_eq!(
+        flow.person.get(&any_port).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Errors the client can be told go back to it, with state and iss.
+    for (changes, error) in [
+        (
+            vec![("code_challenge", None), ("code_challenge_method", None)],
+            "invalid_request",
+        ),
+        (
+            vec![("code_challenge_method", Some("plain"))],
+            "invalid_request",
+        ),
+        (
+            vec![("scope", Some("identity:read tokens:manage"))],
+            "invalid_scope",
+        ),
+        (
+            vec![("response_type", Some("token"))],
+            "unsupported_response_type",
+        ),
+    ] {
+        let res = flow.person.get(with(&changes)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{changes:?}");
+        let pairs = query(res.headers()[header::LOCATION].to_str().unwrap());
+        assert_eq!(
+            param(&pairs, "error").as_deref(),
+            Some(error),
+            "{changes:?}"
+        );
+        assert!(param(&pairs, "state").is_some());
+        assert_eq!(param(&pairs, "iss").as_deref(), Some(app.base.as_str()));
+    }
+    // Deny.
+    let back = consent(&flow, &url, "deny", &[]).await;
+    assert_eq!(
+        param(&query(&back), "error").as_deref(),
+        Some("access_denied")
+    );
+    // A cross-site post to the consent form is refused.
+    let mut form = query(&url);
+    form.push(("decision".into(), "approve".into()));
+    let forged = flow
+        .person
+        .post(format!("{}/oauth/authorize", app.base))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // Signed out: sign in first, then come back.
+    let stranger = app.client();
+    let res = stranger.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.starts_with("/sign-in?next=%2Foauth%2Fauthorize"), "{to}");
+    let next = param(&query(&format!("{}{to}", app.base)), "next").unwrap();
+    let signed = stranger
+        .post(format!("{}/rpc/sign_in", app.base))
+        .header(header::ACCEPT, "text/html")
+        .form(&[
+            ("email", "root@example.com"),
+            ("password", crate::helpers::PASSWORD),
+            ("next", next.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed.status().is_redirection(), "{}", signed.status());
+    assert_eq!(signed.headers()[header::LOCATION].to_str().unwrap(), next);
+}
+
+async fn every_token_endpoint_refusal(app: TestApp) {
+    let flow = flow(&app).await;
+    let token = |form: Vec<(&'static str, String)>, secret: Option<String>| {
+        let mut request = http().post(format!("{}/oauth/token", app.base));
+        if let Some(secret) = secret {
+            request = request.basic_auth(&flow.client_id, Some(secret));
+        }
+        async move {
+            let res = request.form(&form).send().await.unwrap();
+            let status = res.status();
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let code_for = |verifier_out: &mut Option<PkceCodeVerifier>| {
+        let (url, _, verifier) = authorization_url(&flow, &["identity:read"]);
+        *verifier_out = Some(verifier);
+        url
+    };
+    let mut verifier = None;
+    let url = code_for(&mut verifier);
+    let back = consent(&flow, &url, "approve", &[]).await;
+    let code = param(&query(&back), "code").unwrap();
+    let verifier = verifier.unwrap().secret().clone();
+    let exchange = |code: &str, verifier: &str, redirect: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("code_verifier", verifier.to_string()),
+            ("redirect_uri", redirect.to_string()),
+        ]
+    };
+    // Wrong secret: 401 invalid_client with a Basic challenge.
+    let (status, body) = token(
+        exchange(&code, &verifier, REDIRECT),
+        Some("lks_wrong".into()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // A wrong verifier spends the code.
+    let wrong = "x".repeat(43);
+    let (status, body) = token(exchange(&code, &wrong, REDIRECT), Some(flow.secret.clone())).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, _) = token(
+        exchange(&code, &verifier, REDIRECT),
+        Some(flow.secret.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a spent code stays spent");
+
+    // Redirect URI mismatch.
+    let mut v2 = None;
+    let url = code_for(&mut v2);
+    let code = param(&query(&consent(&flow, &url, "approve", &[]).await), "code").unwrap();
+    let v2 = v2.unwrap().secret().clone();
+    let (status, body) = token(
+        exchange(&code, &v2, "http://127.0.0.1/other"),
+        Some(flow.secret.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Code reuse revokes what the first exchange issued.
+    let mut v3 = None;
+    let url = code_for(&mut v3);
+    let code = param(&query(&consent(&flow, &url, "approve", &[]).await), "code").unwrap();
+    let v3 = v3.unwrap().secret().clone();
+    let (status, first) = token(exchange(&code, &v3, REDIRECT), Some(flow.secret.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let access = first["access_token"].as_str().unwrap().to_string();
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::OK);
+    let (status, _) = token(exchange(&code, &v3, REDIRECT), Some(flow.secret.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::UNAUTHORIZED);
+
+    // An expired code.
+    let mut v4 = None;
+    let url = code_for(&mut v4);
+    let code = param(&query(&consent(&flow, &url, "approve", &[]).await), "code").unwrap();
+    sqlx::query("UPDATE oauth_codes SET expires_at = 0 WHERE used_at IS NULL")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, body) = token(
+        exchange(&code, v4.unwrap().secret(), REDIRECT),
+        Some(flow.secret.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Unknown grant type; missing parameters.
+    let (status, body) = token(
+        vec![("grant_type", "password".into())],
+        Some(flow.secret.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let (status, body) = token(
+        vec![("grant_type", "authorization_code".into())],
+        Some(flow.secret.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    // A confidential client without its secret.
+    let (status, body) = token(
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", "lkr_x".into()),
+            ("client_id", flow.client_id.clone()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}
+
+async fn revoked_access_and_forbidding_organizations_stop_tokens(app: TestApp) {
+    let flow = flow(&app).await;
+    let tokens = authorized(&app, &flow, &["identity:read", "orgs:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    let members = || {
+        http()
+            .get(format!("{}/api/v1/orgs/acme/members", app.base))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(members().await.unwrap().status(), StatusCode::OK);
+    // The organization stops letting applications act in it: as if not a member.
+    sqlx::query("UPDATE organizations SET allow_oauth_apps = 0")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    app.db.changes.note_change();
+    assert_eq!(members().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let (_, me) = whoami(&app, &access).await;
+    assert_eq!(me["organizations"], serde_json::json!([]));
+
+    // "Revoke access": every token of the grant ends at once.
+    let (_, connections) = app.rpc(&flow.person, "list_connections", &[]).await;
+    let grant = connections[0]["grant_id"].to_string();
+    let stranger_email = "mallory@example.com";
+    app.create_person(stranger_email, "Mallory").await;
+    let mallory = app.sign_in(stranger_email).await;
+    let (status, _) = app
+        .rpc(&mallory, "revoke_connection", &[("grant_id", &grant)])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another person's grant is not found"
+    );
+    let (status, body) = app
+        .rpc(&flow.person, "revoke_connection", &[("grant_id", &grant)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::UNAUTHORIZED);
+    assert!(flow
+        .oauth
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&flow.http)
+        .await
+        .is_err());
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"app.access_revoked".to_string()));
+}
