@@ -185,8 +185,13 @@ impl TokenGrant {
 /// Who is asking.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
-    Person { instance_admin: bool },
+    Person {
+        instance_admin: bool,
+    },
     Token(&'a TokenGrant),
+    /// A confidential OAuth client an instance admin allowed to introspect
+    /// tokens (a resource server), authenticated with its client secret.
+    ResourceServer,
 }
 
 /// The caller's standing in one organization (and, where the action is about
@@ -274,15 +279,22 @@ const GROUP: &str = "Group";
 /// all (404), does their role or token kind allow the action (403), and does
 /// a token carry the scope for it (403 `insufficient_scope`).
 pub fn decide(caller: Caller<'_>, action: Action) -> Result<(), Denial> {
+    if let Caller::ResourceServer = caller {
+        // It checks tokens for the services behind it, and does nothing else.
+        return match action {
+            Action::Introspect | Action::IntrospectToken { .. } => Ok(()),
+            _ => Err(Denial::Forbidden),
+        };
+    }
     match action {
         Action::ReadIdentity => needs_scope(caller, IDENTITY_READ),
         Action::RevokeSelf => match caller {
             Caller::Token(_) => Ok(()),
-            Caller::Person { .. } => Err(Denial::Forbidden),
+            _ => Err(Denial::Forbidden),
         },
         Action::RotateSelf => match caller {
             Caller::Token(_) => needs_scope(caller, SELF_ROTATE),
-            Caller::Person { .. } => Err(Denial::Forbidden),
+            _ => Err(Denial::Forbidden),
         },
         Action::ReadOrg(standing) => {
             let standing = reached(caller, standing)?;
@@ -353,6 +365,7 @@ fn needs_scope(caller: Caller<'_>, scope: &'static str) -> Result<(), Denial> {
         Caller::Person { .. } => Ok(()),
         Caller::Token(grant) if grant.scopes.contains(scope) => Ok(()),
         Caller::Token(_) => Err(Denial::InsufficientScope(scope)),
+        Caller::ResourceServer => Err(Denial::Forbidden),
     }
 }
 
@@ -375,7 +388,7 @@ fn person_reached(caller: Caller<'_>, standing: Option<Standing>) -> Result<Stan
     let standing = reached(caller, standing)?;
     match caller {
         Caller::Person { .. } => Ok(standing),
-        Caller::Token(_) => Err(Denial::Forbidden),
+        _ => Err(Denial::Forbidden),
     }
 }
 
@@ -394,7 +407,7 @@ fn manage_tokens(caller: Caller<'_>, of: TokensOf) -> Result<(), Denial> {
     match of {
         TokensOf::OwnPersonal => match caller {
             Caller::Person { .. } => Ok(()),
-            Caller::Token(_) => Err(Denial::Forbidden),
+            _ => Err(Denial::Forbidden),
         },
         TokensOf::Organization(standing) => {
             let standing = reached(caller, standing)?;
@@ -406,6 +419,7 @@ fn manage_tokens(caller: Caller<'_>, of: TokensOf) -> Result<(), Denial> {
                         && grant.kind == TokenKind::Organization
                         && grant.home_org == Some(standing.org_id)
                 }
+                Caller::ResourceServer => false,
             };
             if !allowed {
                 return Err(Denial::Forbidden);
@@ -424,6 +438,7 @@ fn manage_tokens(caller: Caller<'_>, of: TokensOf) -> Result<(), Denial> {
                     TokenKind::Group => group_admin && grant.home_group == Some(group.group_id),
                     TokenKind::Personal | TokenKind::OAuth | TokenKind::OAuthRefresh => false,
                 },
+                Caller::ResourceServer => false,
             };
             if allowed {
                 return needs_scope(caller, TOKENS_MANAGE);

@@ -5,8 +5,10 @@ use crate::auth::SessionInfo;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
 use crate::pages::{
+    admin_apps::AppsAdminPage,
     admin_scopes::ScopesAdminPage,
     api_docs::ApiDocsPage,
+    apps::{ConnectionsPage, DeveloperAppsPage},
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
     not_found::NotFound,
@@ -112,7 +114,7 @@ fn Layout() -> impl IntoView {
                     match session.await {
                         Ok(SessionInfo { user: Some(user), .. }) => view! {
                             <nav class="account" aria-label="Account">
-                                {user.is_instance_admin.then(|| view! { <A href="/admin/scopes">"Scopes"</A> })}
+                                {user.is_instance_admin.then(|| view! { <A href="/admin/scopes">"Scopes"</A> <A href="/admin/apps">"Applications"</A> })}
                                 <A href="/profile">{user.display_name}</A>
                                 <ActionForm action=sign_out>
                                     <button type="submit" class="btn btn-ghost">"Sign out"</button>
@@ -135,7 +137,10 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/scopes") view=ScopesAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/apps") view=AppsAdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/connections") view=ConnectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/apps") view=DeveloperAppsPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=OrgMembersTab/>
                         <Route path=path!("groups") view=OrgGroupsTab/>

@@ -1,12 +1,16 @@
 //! Server functions for Profile → Developer applications and Profile → Apps
 //! and Connections. Thin: the signed-in person, then `server`.
 
-use super::{AppSummary, Connection, IssuedCredentials};
+use super::{AdminAppView, AppSummary, Connection, IssuedCredentials};
 use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {super::server, crate::server::request::RequestCtx};
+use {
+    super::server,
+    crate::access::{self, Action, Caller},
+    crate::server::request::RequestCtx,
+};
 
 /// The applications the signed-in person registered.
 #[server(prefix = "/rpc", endpoint = "list_my_apps")]
@@ -90,4 +94,33 @@ pub async fn revoke_connection(grant_id: i64) -> Result<(), AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
     server::revoke_connection(ctx.db(), &ctx.actor(&user), user.id, grant_id).await
+}
+
+/// Every application on the instance; instance admins only.
+#[server(prefix = "/rpc", endpoint = "list_all_apps")]
+pub async fn list_all_apps() -> Result<Vec<AdminAppView>, AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    access::decide(
+        Caller::Person {
+            instance_admin: user.is_instance_admin,
+        },
+        Action::AdministerInstance,
+    )?;
+    server::every_app(ctx.db()).await
+}
+
+/// Lets a confidential client introspect tokens with its own credentials (a
+/// resource server), or stops it; instance admins only.
+#[server(prefix = "/rpc", endpoint = "set_app_introspection")]
+pub async fn set_app_introspection(client_id: String, allowed: bool) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    access::decide(
+        Caller::Person {
+            instance_admin: user.is_instance_admin,
+        },
+        Action::AdministerInstance,
+    )?;
+    server::set_may_introspect(ctx.db(), &ctx.actor(&user), &client_id, allowed).await
 }

@@ -31,6 +31,7 @@ pub struct AppSummary {
 /// secret is shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedCredentials {
+    pub name: String,
     pub client_id: String,
     pub client_secret: Option<String>,
 }
@@ -47,4 +48,15 @@ pub struct Connection {
     pub organizations: Option<Vec<String>>,
     pub granted_at: i64,
     pub last_used_at: Option<i64>,
+}
+
+/// An application as instance admins see it (Admin → Applications).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAppView {
+    pub app: AppSummary,
+    pub owner: String,
+    /// May call introspection with its client credentials.
+    pub may_introspect: bool,
+    /// Registered through dynamic client registration.
+    pub unverified: bool,
 }

@@ -23,6 +23,7 @@ use tower_sessions::Session;
 
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const TOKEN_PATH: &str = "/oauth/token";
+pub const REGISTER_PATH: &str = "/oauth/register";
 
 /// The issuer: the configured public URL, else this request's origin.
 pub fn issuer(state: &AppState, headers: &HeaderMap) -> String {
@@ -75,6 +76,10 @@ pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Resp
         "authorization_response_iss_parameter_supported": true,
         "service_documentation": format!("{issuer}/api-docs"),
     });
+    let mut body = body;
+    if state.config.oauth_dynamic_registration {
+        body["registration_endpoint"] = format!("{issuer}{REGISTER_PATH}").into();
+    }
     (
         [(
             header::CACHE_CONTROL,
@@ -630,8 +635,32 @@ fn grant_error(error: GrantError, basic_auth: bool) -> Response {
     response
 }
 
-/// Client credentials from HTTP Basic (RFC 6749 §2.3.1: both parts
-/// form-urlencoded) or from the body.
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts
+/// form-urlencoded): none without a Basic header, `Some(None)` when it does
+/// not decode.
+pub fn basic_client(headers: &HeaderMap) -> Option<Option<(String, String)>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decode = |part: &str| {
+        url::form_urlencoded::parse(format!("v={part}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|decoded| {
+                decoded
+                    .split_once(':')
+                    .map(|(id, secret)| (decode(id), decode(secret)))
+            }),
+    )
+}
+
+/// Client credentials from HTTP Basic or from the body.
 fn client_credentials(
     headers: &HeaderMap,
     form: &[(String, String)],
@@ -641,31 +670,14 @@ fn client_credentials(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone())
     };
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let encoded = value
-            .strip_prefix("Basic ")
-            .ok_or(GrantError::InvalidClient)?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or(GrantError::InvalidClient)?;
-        let (id, secret) = decoded.split_once(':').ok_or(GrantError::InvalidClient)?;
-        let decode = |part: &str| {
-            url::form_urlencoded::parse(format!("v={part}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
+    if let Some(basic) = basic_client(headers) {
+        let (id, secret) = basic.ok_or(GrantError::InvalidClient)?;
         if field("client_secret").is_some() {
             return Err(GrantError::InvalidRequest(
                 "Use one client authentication method, not two.".into(),
             ));
         }
-        return Ok((decode(id), Some(decode(secret)), true));
+        return Ok((id, Some(secret), true));
     }
     let id = field("client_id").ok_or_else(|| {
         GrantError::InvalidRequest("client_id is missing (or authenticate with HTTP Basic).".into())
@@ -775,5 +787,133 @@ pub async fn token(
         )
             .into_response(),
         Err(error) => grant_error(error, basic),
+    }
+}
+
+/// An RFC 7591 §3.1 registration request; unknown members are ignored.
+#[derive(serde::Deserialize, Default)]
+pub struct RegistrationRequest {
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    client_uri: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+fn registration_error(error: &str, description: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "error": error, "error_description": description.into() })),
+    )
+        .into_response()
+}
+
+/// `POST /oauth/register` (RFC 7591), when the instance turned it on:
+/// public clients only, marked unverified.
+pub async fn register(
+    State(state): State<AppState>,
+    body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !state.config.oauth_dynamic_registration {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({
+                "error": "not_found",
+                "message": "Dynamic client registration is turned off on this server.",
+            })),
+        )
+            .into_response();
+    }
+    let Ok(Json(request)) = body else {
+        return registration_error(
+            "invalid_client_metadata",
+            "The body is not a JSON registration request.",
+        );
+    };
+    if request
+        .token_endpoint_auth_method
+        .as_deref()
+        .is_some_and(|method| method != "none")
+    {
+        return registration_error(
+            "invalid_client_metadata",
+            "Only public clients (token_endpoint_auth_method \"none\") can register themselves here.",
+        );
+    }
+    let grant_types = request
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".into()]);
+    if grant_types
+        .iter()
+        .any(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return registration_error(
+            "invalid_client_metadata",
+            "Supported grant types: authorization_code, refresh_token.",
+        );
+    }
+    let response_types = request
+        .response_types
+        .unwrap_or_else(|| vec!["code".into()]);
+    if response_types.iter().any(|r| r != "code") {
+        return registration_error(
+            "invalid_client_metadata",
+            "Only the response type code is supported.",
+        );
+    }
+    let scopes: Vec<String> = match request.scope.as_deref() {
+        Some(scope) => scope.split_whitespace().map(str::to_string).collect(),
+        None => vec![crate::access::IDENTITY_READ.to_string()],
+    };
+    let name = request
+        .client_name
+        .unwrap_or_else(|| "Unnamed application".into());
+    let form = server::Registration {
+        name: &name,
+        description: "",
+        homepage_url: request.client_uri.as_deref().unwrap_or(""),
+        redirect_uris: &request.redirect_uris.join("\n"),
+        confidential: false,
+        scopes: &scopes,
+    };
+    match server::register_dynamically(&state.db, form).await {
+        Ok((client_id, redirect_uris, scopes)) => (
+            StatusCode::CREATED,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({
+                "client_id": client_id,
+                "client_id_issued_at": crate::server::db::now(),
+                "client_name": name,
+                "redirect_uris": redirect_uris,
+                "grant_types": grant_types,
+                "response_types": response_types,
+                "token_endpoint_auth_method": "none",
+                "scope": scopes.to_stored(),
+            })),
+        )
+            .into_response(),
+        Err(AppError::Invalid { field, message, .. }) => {
+            let error = if field == "redirect_uris" {
+                "invalid_redirect_uri"
+            } else {
+                "invalid_client_metadata"
+            };
+            registration_error(error, message)
+        }
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": "server_error", "error_description": "Please try again." })),
+        )
+            .into_response(),
     }
 }

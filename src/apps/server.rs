@@ -51,6 +51,7 @@ pub struct ClientRow {
     pub secret_hint: Option<String>,
     pub scopes: String,
     pub owner_user_id: Option<i64>,
+    pub may_introspect: i64,
     pub unverified: i64,
     pub disabled_at: Option<i64>,
     pub created_at: i64,
@@ -59,8 +60,8 @@ pub struct ClientRow {
 
 const CLIENT_COLUMNS: &str = "c.id, c.client_id, c.name, c.description, c.homepage_url, \
      c.redirect_uris, c.confidential, c.secret_digest, c.secret_hint, c.scopes, c.owner_user_id, \
-     c.unverified, c.disabled_at, c.created_at, \
-     COALESCE(u.display_name, o.name, 'unknown') AS owner_label";
+     c.may_introspect, c.unverified, c.disabled_at, c.created_at, \
+     COALESCE(u.display_name, o.name, 'nobody here (it registered itself)') AS owner_label";
 const CLIENT_FROM: &str = "oauth_clients c LEFT JOIN users u ON u.id = c.owner_user_id \
      LEFT JOIN organizations o ON o.id = c.owner_org_id";
 
@@ -303,9 +304,49 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     Ok(IssuedCredentials {
+        name,
         client_id,
         client_secret: secret.map(|s| s.2),
     })
+}
+
+/// RFC 7591: a public client registered by itself, with no owner here;
+/// people see it as unverified when it asks for consent.
+pub async fn register_dynamically(
+    db: &Db,
+    form: Registration<'_>,
+) -> Result<(String, Vec<String>, Scopes), AppError> {
+    let custom = crate::tokens::server::custom_scope_names(db).await?;
+    let (name, uris, scopes) = checked_registration(&form, &custom)?;
+    let client_id = new_client_id();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, name, homepage_url, redirect_uris, confidential, \
+         scopes, unverified, created_at) VALUES ($1, $2, $3, $4, 0, $5, 1, $6)",
+    )
+    .bind(&client_id)
+    .bind(&name)
+    .bind(form.homepage_url.trim())
+    .bind(uris.join("\n"))
+    .bind(scopes.to_stored())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &Actor::system("dynamic client registration"),
+        "app.registered",
+        Target {
+            label: &name,
+            detail: Some(json!({ "client_id": client_id, "dynamic": true })),
+            org_id: None,
+            group_id: None,
+            subject_user_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((client_id, uris, scopes))
 }
 
 /// The applications `user_id` registered.
@@ -360,6 +401,7 @@ pub async fn rotate_secret(
     audit::record(&mut *tx, actor, "app.secret_rotated", app_target(&client)).await?;
     tx.commit().await?;
     Ok(IssuedCredentials {
+        name: client.name,
         client_id: client.client_id,
         client_secret: Some(secret),
     })
@@ -986,6 +1028,73 @@ pub async fn revoke_connection(
     )
     .await?;
     db.commit_auth_change(tx).await?;
+    Ok(())
+}
+
+/// The confidential client behind HTTP Basic credentials, when an instance
+/// admin allowed it to introspect tokens; none for anything else, including
+/// a wrong secret (the caller answers 401 either way).
+pub async fn resource_server(
+    db: &Db,
+    client_id: &str,
+    secret: &str,
+) -> Result<Option<ClientRow>, AppError> {
+    let client = find_client(db, client_id).await?;
+    Ok(client.filter(|client| {
+        client.is_active()
+            && client.is_confidential()
+            && client.may_introspect != 0
+            && client.secret_matches(secret)
+    }))
+}
+
+/// Every registered application, for instance admins.
+pub async fn every_app(db: &Db) -> Result<Vec<super::AdminAppView>, AppError> {
+    let rows: Vec<ClientRow> = sqlx::query_as(&format!(
+        "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} ORDER BY c.name, c.id"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| super::AdminAppView {
+            app: row.summary(),
+            owner: row.owner_label.clone(),
+            may_introspect: row.may_introspect != 0,
+            unverified: row.unverified != 0,
+        })
+        .collect())
+}
+
+/// Lets a confidential client call introspection with its own credentials,
+/// or stops it.
+pub async fn set_may_introspect(
+    db: &Db,
+    actor: &Actor<'_>,
+    client_id: &str,
+    allowed: bool,
+) -> Result<(), AppError> {
+    let client = find_client(db, client_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Application"))?;
+    if allowed && !client.is_confidential() {
+        return Err(AppError::Conflict(
+            "Only a confidential client, which can keep a secret, may introspect tokens.".into(),
+        ));
+    }
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE oauth_clients SET may_introspect = $1 WHERE id = $2")
+        .bind(i64::from(allowed))
+        .bind(client.id)
+        .execute(&mut *tx)
+        .await?;
+    let action = if allowed {
+        "app.introspection_allowed"
+    } else {
+        "app.introspection_stopped"
+    };
+    audit::record(&mut *tx, actor, action, app_target(&client)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -204,6 +204,7 @@ pub async fn update_org_settings(
     #[server(default)] allow_non_expiring_tokens: String,
     #[server(default)] token_max_lifetime_days: String,
     #[server(default)] personal_tokens_need_approval: String,
+    #[server(default)] allow_oauth_apps: String,
 ) -> Result<OrgSettings, AppError> {
     let ctx = RequestCtx::load().await?;
     let user = ctx.require_user().await?;
@@ -218,6 +219,7 @@ pub async fn update_org_settings(
             allow_non_expiring_tokens: ticked(&allow_non_expiring_tokens),
             max_lifetime_days: &token_max_lifetime_days,
             personal_tokens_need_approval: ticked(&personal_tokens_need_approval),
+            allow_oauth_apps: ticked(&allow_oauth_apps),
         },
     )
     .await
@@ -234,6 +236,7 @@ pub async fn update_org_settings(
                 "personal_tokens_need_approval",
                 personal_tokens_need_approval.as_str(),
             ),
+            ("allow_oauth_apps", allow_oauth_apps.as_str()),
         ])
     })
 }

@@ -79,6 +79,9 @@ pub struct OrgSettings {
     /// Personal tokens act here only once an admin approved them.
     #[serde(default)]
     pub personal_tokens_need_approval: bool,
+    /// OAuth applications may act in the organization for its members.
+    #[serde(default)]
+    pub allow_oauth_apps: bool,
     /// The instance's own limit, which the organization cannot exceed.
     pub instance_max_lifetime_days: Option<i64>,
     pub instance_allows_non_expiring: bool,

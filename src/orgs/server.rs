@@ -843,19 +843,21 @@ pub async fn remove_group_member(
 }
 
 pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, AppError> {
-    let (allow_org, allow_group, allow_non_expiring, max_days, need_approval): (
+    let (allow_org, allow_group, allow_non_expiring, max_days, need_approval, apps): (
         i64,
         i64,
         i64,
         Option<i64>,
         i64,
+        i64,
     ) = sqlx::query_as(
-            "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
-             token_max_lifetime_days, personal_tokens_need_approval FROM organizations WHERE id = $1",
-        )
-        .bind(org_id)
-        .fetch_one(&ctx.db().pool)
-        .await?;
+        "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
+             token_max_lifetime_days, personal_tokens_need_approval, allow_oauth_apps \
+             FROM organizations WHERE id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(&ctx.db().pool)
+    .await?;
     let instance = ctx.state.config.expiry_policy();
     Ok(OrgSettings {
         allow_org_tokens: allow_org != 0,
@@ -863,6 +865,7 @@ pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, 
         allow_non_expiring_tokens: allow_non_expiring != 0,
         token_max_lifetime_days: max_days,
         personal_tokens_need_approval: need_approval != 0,
+        allow_oauth_apps: apps != 0,
         instance_max_lifetime_days: instance.max_lifetime_days,
         instance_allows_non_expiring: instance.allow_non_expiring,
     })
@@ -879,6 +882,7 @@ pub struct SettingsChange<'a> {
     /// As typed: empty for no limit.
     pub max_lifetime_days: &'a str,
     pub personal_tokens_need_approval: bool,
+    pub allow_oauth_apps: bool,
 }
 
 pub async fn update_org_settings(
@@ -893,6 +897,7 @@ pub async fn update_org_settings(
         allow_non_expiring_tokens,
         max_lifetime_days,
         personal_tokens_need_approval,
+        allow_oauth_apps,
     } = change;
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
     let max_days = match max_lifetime_days.trim() {
@@ -912,7 +917,7 @@ pub async fn update_org_settings(
     sqlx::query(
         "UPDATE organizations SET allow_org_tokens = $1, allow_group_tokens = $2, \
          allow_non_expiring_tokens = $3, token_max_lifetime_days = $4, \
-         personal_tokens_need_approval = $6 WHERE id = $5",
+         personal_tokens_need_approval = $6, allow_oauth_apps = $7 WHERE id = $5",
     )
     .bind(i64::from(allow_org_tokens))
     .bind(i64::from(allow_group_tokens))
@@ -920,6 +925,7 @@ pub async fn update_org_settings(
     .bind(max_days)
     .bind(org.id)
     .bind(i64::from(personal_tokens_need_approval))
+    .bind(i64::from(allow_oauth_apps))
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -936,6 +942,7 @@ pub async fn update_org_settings(
                     "allow_non_expiring_tokens": before.allow_non_expiring_tokens,
                     "token_max_lifetime_days": before.token_max_lifetime_days,
                     "personal_tokens_need_approval": before.personal_tokens_need_approval,
+                    "allow_oauth_apps": before.allow_oauth_apps,
                 },
                 "to": {
                     "allow_org_tokens": allow_org_tokens,
@@ -943,6 +950,7 @@ pub async fn update_org_settings(
                     "allow_non_expiring_tokens": allow_non_expiring_tokens,
                     "token_max_lifetime_days": max_days,
                     "personal_tokens_need_approval": personal_tokens_need_approval,
+                    "allow_oauth_apps": allow_oauth_apps,
                 },
             })),
             ..Default::default()

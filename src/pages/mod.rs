@@ -1,7 +1,9 @@
 //! One routed page per file.
 
+pub mod admin_apps;
 pub mod admin_scopes;
 pub mod api_docs;
+pub mod apps;
 pub mod group;
 pub mod home;
 pub mod not_found;

@@ -604,6 +604,15 @@ fn TokenSettings(org: String) -> impl IntoView {
                                         <p class="field-hint" id="need-approval-hint">"Members' personal tokens reach this organization only after an admin approves them under Access Tokens, Requests. Turning this on stops the ones not approved yet."</p>
                                     </div>
                                 </fieldset>
+                                <fieldset>
+                                    <legend>"Applications"</legend>
+                                    <div class="field field-check">
+                                        <input id="allow-oauth-apps" type="checkbox" name="allow_oauth_apps"
+                                            checked=current.allow_oauth_apps aria-describedby="allow-oauth-apps-hint"/>
+                                        <label for="allow-oauth-apps">"Allow OAuth applications to act in this organization"</label>
+                                        <p class="field-hint" id="allow-oauth-apps-hint">"Members can authorize applications to act in their name. Turning this off stops every application's access here at once; elsewhere they keep working."</p>
+                                    </div>
+                                </fieldset>
                                 <button type="submit" class="btn btn-primary">"Save settings"</button>
                                 <Saved action=update text="Settings saved."/>
                             </ActionForm>

@@ -8,6 +8,8 @@ pub(crate) fn profile_tabs() -> impl IntoView {
         <Tabs label="Profile sections" tabs=vec![
             Tab { href: "/profile".into(), label: "Account" },
             Tab { href: "/profile/tokens".into(), label: "Access Tokens" },
+            Tab { href: "/profile/connections".into(), label: "Apps and Connections" },
+            Tab { href: "/profile/apps".into(), label: "Developer applications" },
         ]/>
     }
 }

@@ -169,6 +169,13 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
+    /// Whether anyone may register a public OAuth client at /oauth/register
+    /// (RFC 7591 dynamic client registration, as MCP clients use). Such apps
+    /// are marked unverified on the consent page.
+    #[arg(long, env = "LATCHKEY_OAUTH_DYNAMIC_REGISTRATION", default_value_t = false,
+          action = clap::ArgAction::Set, global = true)]
+    pub oauth_dynamic_registration: bool,
+
     /// Lifetime of an OAuth access token, in seconds.
     #[arg(long, env = "LATCHKEY_OAUTH_ACCESS_TOKEN_SECS", default_value_t = 3600, global = true,
           value_parser = clap::value_parser!(i64).range(60..=86_400))]

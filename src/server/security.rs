@@ -20,7 +20,8 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     // The OAuth token endpoint is called by clients on other sites (a
     // browser app's own origin) and authenticates the client, not a cookie.
     let path = request.uri().path();
-    let token_api = path.starts_with("/api/v1/") || path == "/oauth/token";
+    let token_api =
+        path.starts_with("/api/v1/") || path == "/oauth/token" || path == "/oauth/register";
     if !safe && !token_api && is_cross_site(request.headers()) {
         return (
             StatusCode::FORBIDDEN,

@@ -172,7 +172,8 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     let mut public_api = Router::new()
         .route("/api/v1/credentials/leaked", post(rest::report_leaked))
         .route("/oauth/revoke", post(oauth::revoke))
-        .route(apps_rest::TOKEN_PATH, post(apps_rest::token));
+        .route(apps_rest::TOKEN_PATH, post(apps_rest::token))
+        .route(apps_rest::REGISTER_PATH, post(apps_rest::register));
     if let Some(limits) = state.rate_limits.clone() {
         public_api = public_api.layer(rate_limit::layer(limits));
     }

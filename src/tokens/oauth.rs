@@ -43,21 +43,48 @@ fn form<T>(body: Result<Form<T>, FormRejection>) -> Result<T, ApiError> {
 /// `POST /oauth/introspect`.
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
     summary = "Token introspection (RFC 7662)",
-    description = "For an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token; a token restricted to some organizations, about their tokens only), holding the scope `tokens:introspect`. An active answer's `scope` lists the token's scopes, space-separated; `organization`, `group`, `role` and `acts_in` say where it acts. Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
+    description = "For a resource server: a confidential OAuth client an instance admin allowed to introspect (Admin → Applications), with its client id and secret in HTTP Basic; it may ask about any token. Or for an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token; a token restricted to some organizations, about their tokens only), holding the scope `tokens:introspect`. An active answer's `scope` lists the token's scopes, space-separated; `organization`, `group`, `role` and `acts_in` say where it acts. Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs, or the scope `tokens:introspect` (`insufficient_scope`)", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
     security(("bearer" = []), ("apiToken" = [])))]
 pub async fn introspect(
-    caller: Caller,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    extensions: Extensions,
+    headers: HeaderMap,
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    access::decide(caller.0.caller(), Action::Introspect).map_err(AppError::from)?;
+    // A resource server authenticates with its client credentials; anyone
+    // else with a token.
+    let identity;
+    let caller = match crate::apps::rest::basic_client(&headers) {
+        Some(credentials) => {
+            let server = match credentials {
+                Some((id, secret)) => {
+                    crate::apps::server::resource_server(&state.db, &id, &secret).await?
+                }
+                None => None,
+            };
+            if server.is_none() {
+                return Ok(invalid_client());
+            }
+            access::Caller::ResourceServer
+        }
+        None => {
+            let checks = extensions.get::<TokenChecks>();
+            identity = match super::rest::identify(&state, checks, &headers, Some(peer)).await {
+                Ok(identity) => identity,
+                Err(response) => return Ok(response),
+            };
+            identity.caller()
+        }
+    };
+    access::decide(caller, Action::Introspect).map_err(AppError::from)?;
     let request = form(body)?;
     let answer = match lifecycle::active_identity(&state.db, &request.token).await? {
         Some(target)
             if access::decide(
-                caller.0.caller(),
+                caller,
                 Action::IntrospectToken {
                     target_org: target.org_id,
                 },
@@ -69,6 +96,21 @@ pub async fn introspect(
         _ => Introspection::inactive(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
+}
+
+/// 401 for client credentials that are wrong or not allowed to introspect.
+fn invalid_client() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "Client authentication failed, or this client may not introspect tokens.".to_string(),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static(r#"Basic realm="latchkey""#),
+    );
+    response
 }
 
 /// `POST /oauth/revoke`. Holding a secret is enough to revoke it, so the

@@ -11,6 +11,7 @@
 //! request, on whichever instance, so a reload (or a replayed cookie) shows
 //! "already shown" and never mints or reveals anything again.
 
+use crate::apps::IssuedCredentials;
 use crate::server::html::{escape, page};
 use crate::server::security::request_cookie;
 use crate::server::state::AppState;
@@ -22,7 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+/// The server functions whose answer carries a secret shown once.
 const CREATE_PATH: &str = "/rpc/create_token";
+const APP_SECRET_PATHS: [&str; 2] = ["/rpc/register_app", "/rpc/rotate_app_secret"];
 /// Where the script-free secret page lives.
 pub const SHOW_PATH: &str = "/tokens/new";
 const COOKIE: &str = "latchkey_new_token";
@@ -33,7 +36,14 @@ const LIFETIME_SECS: i64 = 120;
 struct Pending {
     ticket: String,
     expires_at: i64,
-    created: CreatedToken,
+    created: Secret,
+}
+
+/// The secret to show: a new token's, or an OAuth application's credentials.
+#[derive(Serialize, Deserialize)]
+enum Secret {
+    Token(Box<CreatedToken>),
+    App(IssuedCredentials),
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -56,7 +66,9 @@ pub async fn show_new_token_without_js(
     request: Request,
     next: Next,
 ) -> Response {
-    let plain_form_post = request.uri().path() == CREATE_PATH
+    let path = request.uri().path();
+    let for_token = path == CREATE_PATH;
+    let plain_form_post = (for_token || APP_SECRET_PATHS.contains(&path))
         && request
             .headers()
             .get(header::ACCEPT)
@@ -70,7 +82,13 @@ pub async fn show_new_token_without_js(
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let Ok(created) = serde_json::from_slice::<CreatedToken>(&bytes) else {
+    let created = if for_token {
+        serde_json::from_slice::<CreatedToken>(&bytes)
+            .map(|created| Secret::Token(Box::new(created)))
+    } else {
+        serde_json::from_slice::<IssuedCredentials>(&bytes).map(Secret::App)
+    };
+    let Ok(created) = created else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let pending = Pending {
@@ -125,7 +143,10 @@ pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Res
         None => false,
     };
     let html = match (&pending, first_showing) {
-        (Some(pending), true) => render(&pending.created),
+        (Some(pending), true) => match &pending.created {
+            Secret::Token(created) => render(created),
+            Secret::App(issued) => render_app(issued),
+        },
         _ => render_gone(),
     };
     (
@@ -193,6 +214,36 @@ fn render(created: &CreatedToken) -> String {
 </section>"#,
             secret = escape(&created.secret),
             back = escape(&created.scope.page()),
+        ),
+    )
+}
+
+fn render_app(issued: &IssuedCredentials) -> String {
+    let secret = match &issued.client_secret {
+        Some(secret) => format!(
+            r#"<p class="alert alert-warning" role="alert"><strong>This is the only time the client secret is shown.</strong> Copy it into the application's configuration now; Latchkey keeps only a fingerprint.</p>
+<div class="field">
+<label for="new-app-secret">Client secret</label>
+<input id="new-app-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{}">
+</div>"#,
+            escape(secret)
+        ),
+        None => "<p>A public client has no secret: it proves itself with PKCE on every authorization.</p>".to_string(),
+    };
+    page(
+        "Your application's credentials",
+        &format!(
+            r#"<section class="card narrow" aria-labelledby="new-app-title">
+<h1 id="new-app-title">{name} is ready</h1>
+<div class="field">
+<label for="new-app-client-id">Client ID</label>
+<input id="new-app-client-id" type="text" readonly value="{client_id}">
+</div>
+{secret}
+<p><a class="btn btn-primary" href="/profile/apps">Done</a></p>
+</section>"#,
+            name = escape(&issued.name),
+            client_id = escape(&issued.client_id),
         ),
     )
 }

@@ -17,7 +17,33 @@ on_both_databases!(
     every_authorization_refusal,
     every_token_endpoint_refusal,
     revoked_access_and_forbidding_organizations_stop_tokens,
+    owners_manage_their_apps_and_nobody_else_can,
+    a_code_exchanged_twice_at_once_issues_tokens_once,
+    resource_servers_introspect_with_client_credentials,
+    dynamic_registration_is_off_by_default,
 );
+
+/// With dynamic client registration on: a public client registers itself and
+/// runs the flow with PKCE alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_registration_makes_unverified_public_clients() {
+    for backend in [
+        crate::helpers::Backend::Sqlite,
+        crate::helpers::Backend::Postgres,
+    ] {
+        let Some(app) = crate::helpers::spawn_app_with(backend, |config| {
+            config.oauth_dynamic_registration = true;
+        })
+        .await
+        else {
+            crate::helpers::postgres_skipped(
+                "dynamic_registration_makes_unverified_public_clients",
+            );
+            continue;
+        };
+        dynamic_registration(app).await;
+    }
+}
 
 const REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -579,11 +605,20 @@ async fn revoked_access_and_forbidding_organizations_stop_tokens(app: TestApp) {
     };
     assert_eq!(members().await.unwrap().status(), StatusCode::OK);
     // The organization stops letting applications act in it: as if not a member.
-    sqlx::query("UPDATE organizations SET allow_oauth_apps = 0")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
-    app.db.changes.note_change();
+    let (status, settings) = app
+        .rpc(
+            &flow.person,
+            "update_org_settings",
+            &[
+                ("org", "acme"),
+                ("allow_org_tokens", "on"),
+                ("allow_group_tokens", "on"),
+                ("allow_non_expiring_tokens", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settings["allow_oauth_apps"], false);
     assert_eq!(members().await.unwrap().status(), StatusCode::NOT_FOUND);
     let (_, me) = whoami(&app, &access).await;
     assert_eq!(me["organizations"], serde_json::json!([]));
@@ -617,4 +652,367 @@ async fn revoked_access_and_forbidding_organizations_stop_tokens(app: TestApp) {
         .audit_actions()
         .await
         .contains(&"app.access_revoked".to_string()));
+}
+
+async fn owners_manage_their_apps_and_nobody_else_can(app: TestApp) {
+    let flow = flow(&app).await;
+    // Registration refuses what it must, keeping what was typed.
+    for (uris, scopes, field) in [
+        ("http://app.example.com/cb", "identity:read", "plain http"),
+        ("https://app.example.com/cb#x", "identity:read", "fragment"),
+        ("https://app.example.com/cb", "tokens:manage", "not a scope"),
+    ] {
+        let (status, body) = app
+            .rpc(
+                &flow.person,
+                "register_app",
+                &[
+                    ("name", "Bad"),
+                    ("redirect_uris", uris),
+                    ("scopes[]", scopes),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        let text = body.to_string();
+        assert!(
+            text.contains(uris) || text.contains("scope"),
+            "{field}: {text}"
+        );
+    }
+    let (status, _) = app
+        .rpc(
+            &flow.person,
+            "register_app",
+            &[("name", "No scopes"), ("redirect_uris", REDIRECT)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, apps) = app.rpc(&flow.person, "list_my_apps", &[]).await;
+    assert_eq!(apps.as_array().unwrap().len(), 1);
+    assert_eq!(apps[0]["client_id"], flow.client_id);
+    assert!(
+        !apps.to_string().contains(&flow.secret),
+        "the secret is never listed"
+    );
+    let stored: (String,) = sqlx::query_as("SELECT secret_digest FROM oauth_clients")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_ne!(stored.0, flow.secret);
+
+    // Someone else's app is not found, whatever they try.
+    app.create_person("eve@example.com", "Eve").await;
+    let eve = app.sign_in("eve@example.com").await;
+    for (name, form) in [
+        (
+            "rotate_app_secret",
+            vec![("client_id", flow.client_id.as_str())],
+        ),
+        (
+            "set_app_disabled",
+            vec![("client_id", flow.client_id.as_str()), ("disabled", "true")],
+        ),
+        ("delete_app", vec![("client_id", flow.client_id.as_str())]),
+    ] {
+        let (status, _) = app.rpc(&eve, name, &form).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+    }
+    let (_, eves) = app.rpc(&eve, "list_my_apps", &[]).await;
+    assert_eq!(eves, serde_json::json!([]));
+
+    // A new secret: the old one stops working.
+    let tokens = authorized(&app, &flow, &["identity:read"]).await;
+    let (status, rotated) = app
+        .rpc(
+            &flow.person,
+            "rotate_app_secret",
+            &[("client_id", &flow.client_id)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, flow.secret);
+    assert!(flow
+        .oauth
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&flow.http)
+        .await
+        .is_err());
+    let renewed = flow
+        .oauth
+        .clone()
+        .set_client_secret(ClientSecret::new(new_secret))
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&flow.http)
+        .await
+        .expect("the new secret works");
+    let access = renewed.access_token().secret().clone();
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::OK);
+
+    // Disabled: its tokens are refused and it cannot start an authorization.
+    let (status, _) = app
+        .rpc(
+            &flow.person,
+            "set_app_disabled",
+            &[("client_id", &flow.client_id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::UNAUTHORIZED);
+    let (url, _, _) = authorization_url(&flow, &["identity:read"]);
+    assert_eq!(
+        flow.person.get(&url).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let (status, _) = app
+        .rpc(
+            &flow.person,
+            "set_app_disabled",
+            &[("client_id", &flow.client_id), ("disabled", "false")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::OK);
+
+    // Deleted: everything it held is gone.
+    let (status, _) = app
+        .rpc(
+            &flow.person,
+            "delete_app",
+            &[("client_id", &flow.client_id)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(whoami(&app, &access).await.0, StatusCode::UNAUTHORIZED);
+    let (_, connections) = app.rpc(&flow.person, "list_connections", &[]).await;
+    assert_eq!(connections, serde_json::json!([]));
+    let actions = app.audit_actions().await;
+    for action in [
+        "app.registered",
+        "app.secret_rotated",
+        "app.disabled",
+        "app.enabled",
+        "app.deleted",
+    ] {
+        assert!(actions.contains(&action.to_string()), "{action}");
+    }
+}
+
+async fn a_code_exchanged_twice_at_once_issues_tokens_once(app: TestApp) {
+    let flow = flow(&app).await;
+    let (url, _, verifier) = authorization_url(&flow, &["identity:read"]);
+    let back = consent(&flow, &url, "approve", &[]).await;
+    let code = param(&query(&back), "code").unwrap();
+    let verifier = verifier.secret().clone();
+    let exchange = || {
+        http()
+            .post(format!("{}/oauth/token", app.base))
+            .basic_auth(&flow.client_id, Some(&flow.secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", verifier.as_str()),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+    };
+    let answers = futures_join(exchange(), exchange()).await;
+    let ok = answers
+        .iter()
+        .filter(|status| **status == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "{answers:?}");
+    let families: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM oauth_sessions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(families.0, 1);
+}
+
+async fn futures_join(
+    a: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    b: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> Vec<StatusCode> {
+    let (a, b) = tokio::join!(a, b);
+    vec![a.unwrap().status(), b.unwrap().status()]
+}
+
+async fn resource_servers_introspect_with_client_credentials(app: TestApp) {
+    let flow = flow(&app).await;
+    let tokens = authorized(&app, &flow, &["identity:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    let introspect = |secret: &str| {
+        http()
+            .post(format!("{}/oauth/introspect", app.base))
+            .basic_auth(&flow.client_id, Some(secret))
+            .form(&[("token", access.as_str())])
+            .send()
+    };
+    // Not allowed yet: 401 invalid_client, as for a wrong secret.
+    let refused = introspect(&flow.secret).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    // Only an instance admin allows it.
+    app.create_person("ed@example.com", "Ed").await;
+    let ed = app.sign_in("ed@example.com").await;
+    let (status, _) = app
+        .rpc(
+            &ed,
+            "set_app_introspection",
+            &[("client_id", &flow.client_id), ("allowed", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .rpc(
+            &flow.person,
+            "set_app_introspection",
+            &[("client_id", &flow.client_id), ("allowed", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, all) = app.rpc(&flow.person, "list_all_apps", &[]).await;
+    assert_eq!(all[0]["may_introspect"], true);
+    let answer: Value = introspect(&flow.secret)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["scope"], "identity:read");
+    // A personal token is visible too; a wrong secret is not let in.
+    assert_eq!(
+        introspect("lks_wrong").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // It can do nothing else with its credentials.
+    let whoami = http()
+        .get(format!("{}/api/v1/whoami", app.base))
+        .basic_auth(&flow.client_id, Some(&flow.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn dynamic_registration_is_off_by_default(app: TestApp) {
+    let res = http()
+        .post(format!("{}/oauth/register", app.base))
+        .json(&serde_json::json!({ "redirect_uris": [REDIRECT] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let meta: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(meta.get("registration_endpoint").is_none());
+}
+
+async fn dynamic_registration(app: TestApp) {
+    let admin = app.setup_admin().await;
+    let meta: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = meta["registration_endpoint"].as_str().unwrap().to_string();
+    let register = |body: Value| {
+        http()
+            .post(&endpoint)
+            // A browser-based client registers from its own origin.
+            .header(header::ORIGIN, "https://mcp-client.example")
+            .json(&body)
+            .send()
+    };
+    let refused = register(serde_json::json!({ "redirect_uris": ["http://example.com/cb"] }))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_redirect_uri"
+    );
+    let confidential = register(serde_json::json!({
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"
+    }))
+    .await
+    .unwrap();
+    assert_eq!(confidential.status(), StatusCode::BAD_REQUEST);
+    let created = register(serde_json::json!({
+        "redirect_uris": [REDIRECT], "client_name": "Agent", "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"], "scope": "identity:read"
+    }))
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    assert!(created.get("client_secret").is_none());
+
+    // A public client: PKCE, no secret, and an unverified warning on consent.
+    let oauth = BasicClient::new(ClientId::new(client_id.clone()))
+        .set_auth_uri(
+            AuthUrl::new(meta["authorization_endpoint"].as_str().unwrap().into()).unwrap(),
+        )
+        .set_token_uri(TokenUrl::new(meta["token_endpoint"].as_str().unwrap().into()).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+        .set_auth_type(oauth2::AuthType::RequestBody);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = oauth
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("identity:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let page = admin
+        .get(url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("registered itself"), "{page}");
+    let mut form = query(url.as_str());
+    form.push(("decision".into(), "approve".into()));
+    let back = admin
+        .post(format!("{}/oauth/authorize", app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let code = param(
+        &query(back.headers()[header::LOCATION].to_str().unwrap()),
+        "code",
+    )
+    .unwrap();
+    let tokens = oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .expect("a public client exchanges with PKCE alone");
+    assert_eq!(
+        whoami(&app, tokens.access_token().secret()).await.0,
+        StatusCode::OK
+    );
 }

@@ -1,0 +1,360 @@
+//! Profile → Apps and Connections (the apps a person let act in their name)
+//! and Profile → Developer applications (the OAuth apps they registered).
+
+use super::profile::profile_tabs;
+use super::with_user;
+use crate::apps::api::{
+    list_connections, list_my_apps, registrable_scopes, DeleteApp, RegisterApp, RevokeConnection,
+    RotateAppSecret, SetAppDisabled,
+};
+use crate::apps::{AppSummary, IssuedCredentials};
+use crate::components::{
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
+};
+use leptos::html::Dialog;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+fn profile_head(title: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        {with_user(|user| view! {
+            <header class="page-head">
+                <p class="eyebrow">"Profile"</p>
+                <h1>{user.display_name}</h1>
+            </header>
+            {profile_tabs()}
+        })}
+    }
+}
+
+#[component]
+pub fn ConnectionsPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeConnection>::new();
+    let connections = Resource::new(move || revoke.version().get(), |_| list_connections());
+    let error = action_error(revoke);
+    view! {
+        {profile_head("Apps and Connections")}
+        <section class="card">
+            <h2>"Apps and Connections"</h2>
+            <p class="muted">"Applications you allowed to act in your name. Each acts only with the permissions listed, and only while you still have them. Revoking access ends every token the application holds for you, at once."</p>
+            <FormAlert error/>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match connections.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty-note">"You have not authorized any application."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table>
+                                    <caption class="visually-hidden">"Applications you authorized"</caption>
+                                    <thead><tr>
+                                        <th scope="col">"Application"</th>
+                                        <th scope="col">"May"</th>
+                                        <th scope="col">"Acts in"</th>
+                                        <th scope="col">"Authorized"</th>
+                                        <th scope="col">"Last used"</th>
+                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|c| {
+                                            let label = format!("Revoke access of {}", c.app_name);
+                                            view! {
+                                                <tr>
+                                                    <th scope="row">{c.app_name.clone()}<span class="muted small block">"by " {c.app_owner.clone()}</span></th>
+                                                    <td><ul class="chips" aria-label="Scopes">
+                                                        {c.scopes.iter().map(|s| view! { <li><code>{s.clone()}</code></li> }).collect_view()}
+                                                    </ul></td>
+                                                    <td>{c.organizations.clone().map(|o| o.join(", ")).unwrap_or_else(|| "All your organizations".into())}</td>
+                                                    <td>{format_date(c.granted_at)}</td>
+                                                    <td>{c.last_used_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                    <td class="actions">
+                                                        <details class="confirm">
+                                                            <summary class="btn btn-small btn-danger-ghost">"Revoke access"<span class="visually-hidden">" of " {c.app_name.clone()}</span></summary>
+                                                            <div class="confirm-panel">
+                                                                <p>"The application's tokens stop working at once; it must ask you again to come back."</p>
+                                                                <ActionForm action=revoke>
+                                                                    <input type="hidden" name="grant_id" value=c.grant_id.to_string()/>
+                                                                    <button type="submit" class="btn btn-small btn-danger">{label}</button>
+                                                                </ActionForm>
+                                                            </div>
+                                                        </details>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+pub fn DeveloperAppsPage() -> impl IntoView {
+    let register = ServerAction::<RegisterApp>::new();
+    let rotate = ServerAction::<RotateAppSecret>::new();
+    let set_disabled = ServerAction::<SetAppDisabled>::new();
+    let delete = ServerAction::<DeleteApp>::new();
+    let apps = Resource::new(
+        move || {
+            (
+                register.version().get(),
+                rotate.version().get(),
+                set_disabled.version().get(),
+                delete.version().get(),
+            )
+        },
+        |_| list_my_apps(),
+    );
+    let row_error = Signal::derive(move || {
+        action_error(rotate)
+            .get()
+            .or_else(|| action_error(set_disabled).get())
+            .or_else(|| action_error(delete).get())
+    });
+    let copy_dialog = NodeRef::<Dialog>::new();
+    // The new secret lives here only while the dialog is open.
+    let fresh = RwSignal::new(None::<IssuedCredentials>);
+    Effect::new(move |_| {
+        let issued = register
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .or_else(|| rotate.value().get().and_then(Result::ok));
+        if let Some(issued) = issued {
+            register.value().set(None);
+            rotate.value().set(None);
+            fresh.set(Some(issued));
+            if let Some(dialog) = copy_dialog.get() {
+                if !dialog.open() {
+                    let _ = dialog.show_modal();
+                }
+            }
+        }
+    });
+    let done = move || {
+        fresh.set(None);
+        if let Some(dialog) = copy_dialog.get() {
+            dialog.close();
+        }
+    };
+    view! {
+        {profile_head("Developer applications")}
+        <section class="card">
+            <h2>"Developer applications"</h2>
+            <p class="muted">"OAuth applications you registered. People sign in to them with Latchkey and choose what they may do; the application then calls the Latchkey API, or services that check Latchkey tokens, in their name."</p>
+            <FormAlert error=row_error/>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match apps.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty-note">"You have not registered any application."</p>
+                        }.into_any(),
+                        Ok(list) => list.into_iter().map(|app| view! {
+                            <AppCard app rotate set_disabled delete/>
+                        }).collect_view().into_any(),
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <RegisterForm action=register/>
+        <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-app-title" on:close=move |_| fresh.set(None)>
+            {move || fresh.get().map(|issued| view! { <CopyCredentials issued on_done=done/> })}
+        </dialog>
+    }
+}
+
+#[component]
+fn AppCard(
+    app: AppSummary,
+    rotate: ServerAction<RotateAppSecret>,
+    set_disabled: ServerAction<SetAppDisabled>,
+    delete: ServerAction<DeleteApp>,
+) -> impl IntoView {
+    let heading = format!("app-{}", app.client_id);
+    let labelled_by = heading.clone();
+    let client_id = app.client_id.clone();
+    let (toggle_id, delete_id) = (client_id.clone(), client_id.clone());
+    let name = app.name.clone();
+    let (toggle_name, delete_name, delete_label) =
+        (name.clone(), name.clone(), format!("Delete {name}"));
+    view! {
+        <article class="app-card" aria-labelledby=labelled_by>
+            <h3 id=heading>{app.name.clone()}
+                {app.disabled.then(|| view! { " " <span class="badge badge-muted">"Disabled"</span> })}
+            </h3>
+            {(!app.description.is_empty()).then(|| view! { <p>{app.description.clone()}</p> })}
+            <dl class="facts">
+                <dt>"Client ID"</dt><dd><code>{app.client_id.clone()}</code></dd>
+                <dt>"Client type"</dt>
+                <dd>{if app.confidential { "Confidential (has a secret)" } else { "Public (PKCE only, no secret)" }}</dd>
+                {app.secret_hint.clone().map(|hint| view! { <dt>"Client secret"</dt><dd><code>{hint}</code></dd> })}
+                <dt>"Redirect URIs"</dt>
+                <dd><ul class="plain-list">{app.redirect_uris.iter().map(|u| view! { <li><code>{u.clone()}</code></li> }).collect_view()}</ul></dd>
+                <dt>"May ask for"</dt>
+                <dd><ul class="chips" aria-label="Scopes">{app.scopes.iter().map(|s| view! { <li><code>{s.clone()}</code></li> }).collect_view()}</ul></dd>
+                <dt>"Registered"</dt><dd>{format_date(app.created_at)}</dd>
+            </dl>
+            <div class="row-actions">
+                {app.confidential.then(|| {
+                    let client_id = client_id.clone();
+                    let name = name.clone();
+                    view! {
+                        <ActionForm action=rotate>
+                            <input type="hidden" name="client_id" value=client_id/>
+                            <button type="submit" class="btn btn-small">"Replace secret"<span class="visually-hidden">" of " {name}</span></button>
+                        </ActionForm>
+                    }
+                })}
+                <ActionForm action=set_disabled>
+                    <input type="hidden" name="client_id" value=toggle_id/>
+                    <input type="hidden" name="disabled" value=(!app.disabled).to_string()/>
+                    <button type="submit" class="btn btn-small">
+                        {if app.disabled { "Enable" } else { "Disable" }}<span class="visually-hidden">" " {toggle_name}</span>
+                    </button>
+                </ActionForm>
+                <details class="confirm">
+                    <summary class="btn btn-small btn-danger-ghost">"Delete"<span class="visually-hidden">" " {delete_name}</span></summary>
+                    <div class="confirm-panel">
+                        <p>"Everyone's access to it ends at once and its client ID stops working for good."</p>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="client_id" value=delete_id/>
+                            <button type="submit" class="btn btn-small btn-danger">{delete_label}</button>
+                        </ActionForm>
+                    </div>
+                </details>
+            </div>
+        </article>
+    }
+}
+
+#[component]
+fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
+    let error = action_error(action);
+    let scopes = Resource::new(|| (), |_| registrable_scopes());
+    let message =
+        move |field: &'static str| move || error.get().and_then(|e| e.field_message(field));
+    let typed_uris = move || {
+        error
+            .get()
+            .and_then(|e| e.echoed("redirect_uris"))
+            .unwrap_or_default()
+    };
+    let typed_description = move || {
+        error
+            .get()
+            .and_then(|e| e.echoed("description"))
+            .unwrap_or_default()
+    };
+    view! {
+        <section class="card" aria-labelledby="register-app-title">
+            <h2 id="register-app-title">"Register an application"</h2>
+            <ActionForm action>
+                <FormAlert error/>
+                <Field id="app-name" name="name" label="Name" maxlength=80 error/>
+                <div class="field" class:field-invalid=move || message("description")().is_some()>
+                    <label for="app-description">"Description"</label>
+                    <textarea id="app-description" name="description" rows="2" maxlength="500"
+                        aria-describedby="app-description-error">{typed_description}</textarea>
+                    <p class="field-error" id="app-description-error" role="alert">{message("description")}</p>
+                </div>
+                <Field id="app-homepage" name="homepage_url" label="Homepage URL" kind="url" required=false error/>
+                <div class="field" class:field-invalid=move || message("redirect_uris")().is_some()>
+                    <label for="app-redirects">"Redirect URIs"</label>
+                    <textarea id="app-redirects" name="redirect_uris" rows="3" required
+                        aria-describedby="app-redirects-hint app-redirects-error"
+                        aria-invalid=move || message("redirect_uris")().is_some().then_some("true")>{typed_uris}</textarea>
+                    <p class="field-hint" id="app-redirects-hint">"One per line, matched exactly. https, or http://127.0.0.1 or http://[::1] for apps on a person's own computer (any port)."</p>
+                    <p class="field-error" id="app-redirects-error" role="alert">{message("redirect_uris")}</p>
+                </div>
+                <fieldset class="field">
+                    <legend>"Client type"</legend>
+                    <div class="field field-check">
+                        <input id="app-confidential" type="radio" name="client_type" value="confidential" checked/>
+                        <label for="app-confidential">"Confidential: runs on a server that can keep a secret"</label>
+                    </div>
+                    <div class="field field-check">
+                        <input id="app-public" type="radio" name="client_type" value="public"/>
+                        <label for="app-public">"Public: a browser or desktop app (no secret; PKCE protects it)"</label>
+                    </div>
+                </fieldset>
+                <fieldset class="field" class:field-invalid=move || message("scopes")().is_some() aria-describedby="app-scopes-error">
+                    <legend>"Scopes it may ask for"</legend>
+                    <Suspense fallback=loading>
+                        {move || Suspend::new(async move {
+                            scopes.await.unwrap_or_default().into_iter().map(|(name, description)| {
+                                let id = format!("app-scope-{}", name.replace([':', '.'], "-"));
+                                view! {
+                                    <div class="field field-check">
+                                        <input id=id.clone() type="checkbox" name="scopes[]" value=name.clone()/>
+                                        <label for=id><code>{name}</code>" " {description}</label>
+                                    </div>
+                                }
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                    <p class="field-error" id="app-scopes-error" role="alert">{message("scopes")}</p>
+                </fieldset>
+                <button type="submit" class="btn btn-primary">"Register application"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn CopyCredentials(
+    issued: IssuedCredentials,
+    on_done: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let secret = issued.client_secret.clone().unwrap_or_default();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let secret = secret.clone();
+            leptos::task::spawn_local(async move {
+                let promise = window().navigator().clipboard().write_text(&secret);
+                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+                    copied.set(true);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &secret;
+    };
+    view! {
+        <h2 id="copy-app-title">{format!("{} is ready", issued.name)}</h2>
+        <div class="field">
+            <label for="new-app-client-id">"Client ID"</label>
+            <input id="new-app-client-id" type="text" readonly value=issued.client_id.clone()/>
+        </div>
+        {match issued.client_secret.clone() {
+            Some(client_secret) => view! {
+                <p class="alert alert-warning" role="alert">
+                    <strong>"This is the only time the client secret is shown."</strong>
+                    " Copy it into the application's configuration now; Latchkey keeps only a fingerprint."
+                </p>
+                <div class="field">
+                    <label for="new-app-secret">"Client secret"</label>
+                    <div class="copy-row">
+                        <input id="new-app-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=client_secret/>
+                        <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
+                    </div>
+                    <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
+                </div>
+            }.into_any(),
+            None => view! { <p>"A public client has no secret: it proves itself with PKCE on every authorization."</p> }.into_any(),
+        }}
+        <div class="dialog-actions">
+            <button type="button" class="btn btn-primary" on:click=move |_| on_done()>"Done"</button>
+        </div>
+    }
+}
