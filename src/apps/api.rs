@@ -47,10 +47,13 @@ pub async fn register_app(
         confidential: client_type != "public",
         scopes: &scopes,
     };
+    let typed_scopes = scopes.join(" ");
     server::register(ctx.db(), &ctx.actor(&user), user.id, form)
         .await
         .map_err(|e| {
             e.with_input([
+                ("scopes", typed_scopes.as_str()),
+                ("client_type", client_type.as_str()),
                 ("name", name.as_str()),
                 ("description", description.as_str()),
                 ("homepage_url", homepage_url.as_str()),

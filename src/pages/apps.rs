@@ -254,6 +254,18 @@ fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
             .and_then(|e| e.echoed("description"))
             .unwrap_or_default()
     };
+    let typed_scopes = move || {
+        error
+            .get_untracked()
+            .and_then(|e| e.echoed("scopes"))
+            .unwrap_or_default()
+    };
+    let public = move || {
+        error
+            .get()
+            .and_then(|e| e.echoed("client_type"))
+            .is_some_and(|t| t == "public")
+    };
     view! {
         <section class="card" aria-labelledby="register-app-title">
             <h2 id="register-app-title">"Register an application"</h2>
@@ -278,11 +290,11 @@ fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
                 <fieldset class="field">
                     <legend>"Client type"</legend>
                     <div class="field field-check">
-                        <input id="app-confidential" type="radio" name="client_type" value="confidential" checked/>
+                        <input id="app-confidential" type="radio" name="client_type" value="confidential" checked=move || !public()/>
                         <label for="app-confidential">"Confidential: runs on a server that can keep a secret"</label>
                     </div>
                     <div class="field field-check">
-                        <input id="app-public" type="radio" name="client_type" value="public"/>
+                        <input id="app-public" type="radio" name="client_type" value="public" checked=public/>
                         <label for="app-public">"Public: a browser or desktop app (no secret; PKCE protects it)"</label>
                     </div>
                 </fieldset>
@@ -290,11 +302,13 @@ fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
                     <legend>"Scopes it may ask for"</legend>
                     <Suspense fallback=loading>
                         {move || Suspend::new(async move {
+                            let ticked: Vec<String> = typed_scopes().split_whitespace().map(str::to_string).collect();
                             scopes.await.unwrap_or_default().into_iter().map(|(name, description)| {
                                 let id = format!("app-scope-{}", name.replace([':', '.'], "-"));
+                                let checked = ticked.contains(&name);
                                 view! {
                                     <div class="field field-check">
-                                        <input id=id.clone() type="checkbox" name="scopes[]" value=name.clone()/>
+                                        <input id=id.clone() type="checkbox" name="scopes[]" value=name.clone() checked=checked/>
                                         <label for=id><code>{name}</code>" " {description}</label>
                                     </div>
                                 }
