@@ -8,7 +8,7 @@ use crate::pages::{
     admin_apps::AppsAdminPage,
     admin_scopes::ScopesAdminPage,
     api_docs::ApiDocsPage,
-    apps::{ConnectionsPage, DeveloperAppsPage},
+    apps::{ConnectionsPage, DeveloperAppsPage, OrgAppsTab},
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
     not_found::NotFound,
@@ -145,6 +145,7 @@ fn Layout() -> impl IntoView {
                         <Route path=path!("") view=OrgMembersTab/>
                         <Route path=path!("groups") view=OrgGroupsTab/>
                         <Route path=path!("tokens") view=OrgTokensTab/>
+                        <Route path=path!("apps") view=OrgAppsTab/>
                         <Route path=path!("audit") view=OrgAuditTab/>
                         <Route path=path!("settings") view=OrgSettingsTab/>
                     </ParentRoute>

@@ -90,6 +90,14 @@ CREATE TABLE oauth_tokens (
 );
 CREATE INDEX oauth_tokens_session ON oauth_tokens (session_id);
 
+-- Applications an organization's admins stopped from acting in it.
+CREATE TABLE oauth_org_blocks (
+    org_id     BIGINT  NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    client_id  BIGINT  NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    blocked_at BIGINT  NOT NULL,
+    PRIMARY KEY (org_id, client_id)
+);
+
 ALTER TABLE organizations ADD COLUMN allow_oauth_apps BIGINT NOT NULL DEFAULT 1;
 
 -- Changes that can alter a token check move the epoch (see 0003).
@@ -102,4 +110,6 @@ FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();
 CREATE TRIGGER oauth_sessions_auth_change BEFORE UPDATE OF revoked_at ON oauth_sessions
 FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();
 CREATE TRIGGER oauth_tokens_auth_change BEFORE UPDATE OF revoked_at ON oauth_tokens
+FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();
+CREATE TRIGGER oauth_org_blocks_auth_change BEFORE INSERT OR DELETE ON oauth_org_blocks
 FOR EACH STATEMENT EXECUTE FUNCTION latchkey_bump_auth_epoch();

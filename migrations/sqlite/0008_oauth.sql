@@ -89,6 +89,14 @@ CREATE TABLE oauth_tokens (
 );
 CREATE INDEX oauth_tokens_session ON oauth_tokens (session_id);
 
+-- Applications an organization's admins stopped from acting in it.
+CREATE TABLE oauth_org_blocks (
+    org_id     INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    client_id  INTEGER NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    blocked_at INTEGER NOT NULL,
+    PRIMARY KEY (org_id, client_id)
+);
+
 ALTER TABLE organizations ADD COLUMN allow_oauth_apps INTEGER NOT NULL DEFAULT 1;
 
 -- Changes that can alter a token check move the epoch (see 0003).
@@ -105,4 +113,8 @@ BEGIN UPDATE auth_epoch SET value = value + 1; END;
 CREATE TRIGGER oauth_sessions_auth_update AFTER UPDATE OF revoked_at ON oauth_sessions
 BEGIN UPDATE auth_epoch SET value = value + 1; END;
 CREATE TRIGGER oauth_tokens_auth_update AFTER UPDATE OF revoked_at ON oauth_tokens
+BEGIN UPDATE auth_epoch SET value = value + 1; END;
+CREATE TRIGGER oauth_org_blocks_auth_insert AFTER INSERT ON oauth_org_blocks
+BEGIN UPDATE auth_epoch SET value = value + 1; END;
+CREATE TRIGGER oauth_org_blocks_auth_delete AFTER DELETE ON oauth_org_blocks
 BEGIN UPDATE auth_epoch SET value = value + 1; END;

@@ -32,6 +32,8 @@ pub struct AppSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedCredentials {
     pub name: String,
+    /// The page where the app is managed (its owner's).
+    pub manage_at: String,
     pub client_id: String,
     pub client_secret: Option<String>,
 }
@@ -59,4 +61,17 @@ pub struct AdminAppView {
     pub may_introspect: bool,
     /// Registered through dynamic client registration.
     pub unverified: bool,
+}
+
+/// An application acting in an organization, as its admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInOrg {
+    pub client_id: String,
+    pub name: String,
+    pub owner: String,
+    /// Members who granted it access that reaches this organization.
+    pub people: i64,
+    pub last_used_at: Option<i64>,
+    /// The organization's admins stopped it here.
+    pub blocked: bool,
 }

@@ -418,7 +418,7 @@ async fn consent_page(
 ) -> Result<String, AppError> {
     let custom = crate::scopes::server::list_custom(ctx.db()).await?;
     let orgs = crate::orgs::server::list_my_orgs(ctx.db(), user.id).await?;
-    let forbidding = server::orgs_forbidding_apps(ctx.db(), user.id).await?;
+    let forbidding = server::orgs_forbidding_apps(ctx.db(), user.id, &checked.client).await?;
     let client = &checked.client;
     let hidden = |name: &str, value: &str| {
         format!(
@@ -453,7 +453,7 @@ async fn consent_page(
             let id = format!("acts-{}", escape(&org.slug));
             if forbidding.contains(&org.slug) {
                 format!(
-                    r#"<li><input type="checkbox" id="{id}" disabled> <label for="{id}">{} <span class="muted small">(does not allow applications)</span></label></li>"#,
+                    r#"<li><input type="checkbox" id="{id}" disabled> <label for="{id}">{} <span class="muted small">(does not allow this application)</span></label></li>"#,
                     escape(&org.name)
                 )
             } else {

@@ -4,7 +4,9 @@
 //! refresh token spent once) is one guarded `UPDATE … WHERE … IS NULL`.
 
 use super::{AppSummary, Connection, IssuedCredentials};
-use crate::access::{self, Scopes};
+use crate::access::{self, Action, Caller, Scopes, Standing};
+use crate::auth::CurrentUser;
+use crate::domain::Role;
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Db};
@@ -51,6 +53,7 @@ pub struct ClientRow {
     pub secret_hint: Option<String>,
     pub scopes: String,
     pub owner_user_id: Option<i64>,
+    pub owner_org_id: Option<i64>,
     pub may_introspect: i64,
     pub unverified: i64,
     pub disabled_at: Option<i64>,
@@ -60,7 +63,7 @@ pub struct ClientRow {
 
 const CLIENT_COLUMNS: &str = "c.id, c.client_id, c.name, c.description, c.homepage_url, \
      c.redirect_uris, c.confidential, c.secret_digest, c.secret_hint, c.scopes, c.owner_user_id, \
-     c.may_introspect, c.unverified, c.disabled_at, c.created_at, \
+     c.owner_org_id, c.may_introspect, c.unverified, c.disabled_at, c.created_at, \
      COALESCE(u.display_name, o.name, 'nobody here (it registered itself)') AS owner_label";
 const CLIENT_FROM: &str = "oauth_clients c LEFT JOIN users u ON u.id = c.owner_user_id \
      LEFT JOIN organizations o ON o.id = c.owner_org_id";
@@ -258,14 +261,32 @@ fn new_client_id() -> String {
     format!("app_{body}")
 }
 
-/// Registers an application owned by `owner_user_id`. A confidential client's
-/// secret is in the answer, and nowhere else ever again.
+/// Who an application belongs to: the person who registered it, or an
+/// organization (managed by its admins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppOwner {
+    Person(i64),
+    Organization(i64),
+}
+
+impl AppOwner {
+    fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            AppOwner::Person(id) => (Some(id), None),
+            AppOwner::Organization(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// Registers an application for `owner`. A confidential client's secret is
+/// in the answer, and nowhere else ever again.
 pub async fn register(
     db: &Db,
     actor: &Actor<'_>,
-    owner_user_id: i64,
+    owner: AppOwner,
     form: Registration<'_>,
 ) -> Result<IssuedCredentials, AppError> {
+    let (owner_user_id, owner_org_id) = owner.columns();
     let custom = crate::tokens::server::custom_scope_names(db).await?;
     let (name, uris, scopes) = checked_registration(&form, &custom)?;
     let client_id = new_client_id();
@@ -273,8 +294,8 @@ pub async fn register(
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO oauth_clients (client_id, name, description, homepage_url, redirect_uris, \
-         confidential, secret_digest, secret_hint, scopes, owner_user_id, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)",
+         confidential, secret_digest, secret_hint, scopes, owner_user_id, owner_org_id, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&client_id)
     .bind(&name)
@@ -286,7 +307,9 @@ pub async fn register(
     .bind(secret.as_ref().map(|s| s.1.clone()))
     .bind(scopes.to_stored())
     .bind(owner_user_id)
+    .bind(owner_org_id)
     .bind(now())
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -296,7 +319,7 @@ pub async fn register(
         Target {
             label: &name,
             detail: Some(json!({ "client_id": client_id, "confidential": form.confidential })),
-            org_id: None,
+            org_id: owner_org_id,
             group_id: None,
             subject_user_id: None,
         },
@@ -304,6 +327,7 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     Ok(IssuedCredentials {
+        manage_at: manage_page(db, owner_org_id).await?,
         name,
         client_id,
         client_secret: secret.map(|s| s.2),
@@ -349,12 +373,16 @@ pub async fn register_dynamically(
     Ok((client_id, uris, scopes))
 }
 
-/// The applications `user_id` registered.
-pub async fn owned_by(db: &Db, user_id: i64) -> Result<Vec<AppSummary>, AppError> {
+/// The applications that belong to `owner`.
+pub async fn owned_by(db: &Db, owner: AppOwner) -> Result<Vec<AppSummary>, AppError> {
+    let (column, id) = match owner {
+        AppOwner::Person(id) => ("owner_user_id", id),
+        AppOwner::Organization(id) => ("owner_org_id", id),
+    };
     let rows: Vec<ClientRow> = sqlx::query_as(&format!(
-        "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE c.owner_user_id = $1 ORDER BY c.name, c.id"
+        "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE c.{column} = $1 ORDER BY c.name, c.id"
     ))
-    .bind(user_id)
+    .bind(id)
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.iter().map(ClientRow::summary).collect())
@@ -369,22 +397,45 @@ pub async fn find_client(db: &Db, client_id: &str) -> Result<Option<ClientRow>, 
     .await?)
 }
 
-/// The client `client_id` when `user_id` owns it; anyone else's is not found.
-async fn owned_client(db: &Db, user_id: i64, client_id: &str) -> Result<ClientRow, AppError> {
-    find_client(db, client_id)
-        .await?
-        .filter(|client| client.owner_user_id == Some(user_id))
-        .ok_or_else(|| AppError::not_found("Application"))
+/// The client `client_id` when `user` manages it: they registered it, or
+/// administer the organization it belongs to. Anyone else's is not found.
+async fn owned_client(db: &Db, user: &CurrentUser, client_id: &str) -> Result<ClientRow, AppError> {
+    let not_found = || AppError::not_found("Application");
+    let client = find_client(db, client_id).await?.ok_or_else(not_found)?;
+    if client.owner_user_id == Some(user.id) {
+        return Ok(client);
+    }
+    let Some(org_id) = client.owner_org_id else {
+        return Err(not_found());
+    };
+    let role: Option<(String,)> =
+        sqlx::query_as("SELECT role FROM org_memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user.id)
+            .fetch_optional(&db.pool)
+            .await?;
+    let standing = role.map(|(role,)| Standing {
+        org_id,
+        org_role: Some(Role::from_db(&role)),
+        group: None,
+    });
+    let person = Caller::Person {
+        instance_admin: user.is_instance_admin,
+    };
+    match access::decide(person, Action::AdministerOrg(standing)) {
+        Ok(()) => Ok(client),
+        Err(_) => Err(not_found()),
+    }
 }
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
+    user: &CurrentUser,
     client_id: &str,
 ) -> Result<IssuedCredentials, AppError> {
-    let client = owned_client(db, user_id, client_id).await?;
+    let client = owned_client(db, user, client_id).await?;
     if !client.is_confidential() {
         return Err(AppError::Conflict(
             "A public client has no secret to replace.".into(),
@@ -401,17 +452,31 @@ pub async fn rotate_secret(
     audit::record(&mut *tx, actor, "app.secret_rotated", app_target(&client)).await?;
     tx.commit().await?;
     Ok(IssuedCredentials {
+        manage_at: manage_page(db, client.owner_org_id).await?,
         name: client.name,
         client_id: client.client_id,
         client_secret: Some(secret),
     })
 }
 
+/// Where an app is managed: its organization's Applications tab, or the
+/// owner's Developer applications.
+async fn manage_page(db: &Db, owner_org_id: Option<i64>) -> Result<String, AppError> {
+    let Some(org_id) = owner_org_id else {
+        return Ok("/profile/apps".into());
+    };
+    let (slug,): (String,) = sqlx::query_as("SELECT slug FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(format!("/orgs/{slug}/apps"))
+}
+
 fn app_target(client: &ClientRow) -> Target<'_> {
     Target {
         label: &client.name,
         detail: Some(json!({ "client_id": client.client_id })),
-        org_id: None,
+        org_id: client.owner_org_id,
         group_id: None,
         subject_user_id: None,
     }
@@ -422,11 +487,11 @@ fn app_target(client: &ClientRow) -> Target<'_> {
 pub async fn set_disabled(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
+    user: &CurrentUser,
     client_id: &str,
     disabled: bool,
 ) -> Result<(), AppError> {
-    let client = owned_client(db, user_id, client_id).await?;
+    let client = owned_client(db, user, client_id).await?;
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE oauth_clients SET disabled_at = $1 WHERE id = $2")
         .bind(disabled.then(now))
@@ -447,10 +512,10 @@ pub async fn set_disabled(
 pub async fn delete(
     db: &Db,
     actor: &Actor<'_>,
-    user_id: i64,
+    user: &CurrentUser,
     client_id: &str,
 ) -> Result<(), AppError> {
-    let client = owned_client(db, user_id, client_id).await?;
+    let client = owned_client(db, user, client_id).await?;
     let mut tx = db.pool.begin().await?;
     sqlx::query("DELETE FROM oauth_clients WHERE id = $1")
         .bind(client.id)
@@ -1098,14 +1163,112 @@ pub async fn set_may_introspect(
     Ok(())
 }
 
+/// The applications acting in organization `org_id` for its members: how
+/// many people granted each, when one was last used, and whether the
+/// organization's admins stopped it here.
+pub async fn acting_in_org(db: &Db, org_id: i64) -> Result<Vec<super::AppInOrg>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        client_id: String,
+        name: String,
+        owner_label: String,
+        people: i64,
+        last_used_at: Option<i64>,
+        blocked: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT c.client_id, c.name, COALESCE(u.display_name, o.name, 'nobody here (it registered itself)') AS owner_label, \
+         (SELECT COUNT(*) FROM oauth_grants g JOIN org_memberships m ON m.user_id = g.user_id AND m.org_id = $1 \
+            WHERE g.client_id = c.id AND g.revoked_at IS NULL AND (g.restricted_to_orgs = 0 OR EXISTS \
+              (SELECT 1 FROM oauth_grant_orgs go WHERE go.grant_id = g.id AND go.org_id = $1))) AS people, \
+         (SELECT MAX(g.last_used_at) FROM oauth_grants g JOIN org_memberships m ON m.user_id = g.user_id AND m.org_id = $1 \
+            WHERE g.client_id = c.id AND g.revoked_at IS NULL) AS last_used_at, \
+         (SELECT COUNT(*) FROM oauth_org_blocks b WHERE b.org_id = $1 AND b.client_id = c.id) AS blocked \
+         FROM {CLIENT_FROM} ORDER BY c.name, c.id"
+    ))
+    .bind(org_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.people > 0 || row.blocked > 0)
+        .map(|row| super::AppInOrg {
+            client_id: row.client_id,
+            name: row.name,
+            owner: row.owner_label,
+            people: row.people,
+            last_used_at: row.last_used_at,
+            blocked: row.blocked > 0,
+        })
+        .collect())
+}
+
+/// Stops an application from acting in organization `org_id` (for every
+/// member, at once), or lets it again.
+pub async fn set_blocked_in_org(
+    db: &Db,
+    actor: &Actor<'_>,
+    org_id: i64,
+    client_id: &str,
+    blocked: bool,
+) -> Result<(), AppError> {
+    let client = find_client(db, client_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Application"))?;
+    let mut tx = db.pool.begin().await?;
+    if blocked {
+        sqlx::query(
+            "INSERT INTO oauth_org_blocks (org_id, client_id, blocked_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_id, client_id) DO NOTHING",
+        )
+        .bind(org_id)
+        .bind(client.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM oauth_org_blocks WHERE org_id = $1 AND client_id = $2")
+            .bind(org_id)
+            .bind(client.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let action = if blocked {
+        "app.blocked_in_org"
+    } else {
+        "app.allowed_in_org"
+    };
+    audit::record(
+        &mut *tx,
+        actor,
+        action,
+        Target {
+            label: &client.name,
+            detail: Some(json!({ "client_id": client.client_id })),
+            org_id: Some(org_id),
+            group_id: None,
+            subject_user_id: None,
+        },
+    )
+    .await?;
+    db.commit_auth_change(tx).await?;
+    Ok(())
+}
+
 /// Slugs of the person's organizations that do not let applications act in
-/// them (Settings).
-pub async fn orgs_forbidding_apps(db: &Db, user_id: i64) -> Result<BTreeSet<String>, AppError> {
+/// them (Settings), or stopped this one.
+pub async fn orgs_forbidding_apps(
+    db: &Db,
+    user_id: i64,
+    client: &ClientRow,
+) -> Result<BTreeSet<String>, AppError> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT o.slug FROM organizations o JOIN org_memberships m ON m.org_id = o.id \
-         WHERE m.user_id = $1 AND o.allow_oauth_apps = 0",
+         WHERE m.user_id = $1 AND (o.allow_oauth_apps = 0 OR EXISTS \
+           (SELECT 1 FROM oauth_org_blocks b WHERE b.org_id = o.id AND b.client_id = $2))",
     )
     .bind(user_id)
+    .bind(client.id)
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.into_iter().map(|(slug,)| slug).collect())

@@ -4,8 +4,8 @@
 use super::profile::profile_tabs;
 use super::with_user;
 use crate::apps::api::{
-    list_connections, list_my_apps, registrable_scopes, DeleteApp, RegisterApp, RevokeConnection,
-    RotateAppSecret, SetAppDisabled,
+    list_connections, list_my_apps, list_org_app_use, registrable_scopes, DeleteApp, RegisterApp,
+    RevokeConnection, RotateAppSecret, SetAppBlockedInOrg, SetAppDisabled,
 };
 use crate::apps::{AppSummary, IssuedCredentials};
 use crate::components::{
@@ -98,6 +98,99 @@ pub fn ConnectionsPage() -> impl IntoView {
 
 #[component]
 pub fn DeveloperAppsPage() -> impl IntoView {
+    view! {
+        {profile_head("Developer applications")}
+        <AppsPanel org=String::new()/>
+    }
+}
+
+/// Organization → Applications: the applications acting in the organization,
+/// and the ones it owns.
+#[component]
+pub fn OrgAppsTab() -> impl IntoView {
+    let org = super::param("org").get_untracked();
+    view! {
+        <AppsInOrg org=org.clone()/>
+        <AppsPanel org/>
+    }
+}
+
+#[component]
+fn AppsInOrg(org: String) -> impl IntoView {
+    let block = ServerAction::<SetAppBlockedInOrg>::new();
+    let apps = Resource::new(move || block.version().get(), {
+        let org = org.clone();
+        move |_| list_org_app_use(org.clone())
+    });
+    let error = action_error(block);
+    view! {
+        <section class="card">
+            <h2>"Applications acting here"</h2>
+            <p class="muted">"Applications your members authorized to act in their name in this organization. Stopping one here ends its access to this organization for everyone, at once; elsewhere it keeps working."</p>
+            <FormAlert error/>
+            <Transition fallback=loading>
+                {move || {
+                    let org = org.clone();
+                    Suspend::new(async move {
+                        match apps.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <p class="empty-note">"No application acts in this organization."</p>
+                            }.into_any(),
+                            Ok(list) => view! {
+                                <div class="table-wrap">
+                                    <table>
+                                        <caption class="visually-hidden">"Applications acting in this organization"</caption>
+                                        <thead><tr>
+                                            <th scope="col">"Application"</th>
+                                            <th scope="col">"Owner"</th>
+                                            <th scope="col">"People"</th>
+                                            <th scope="col">"Last used"</th>
+                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {list.into_iter().map(|app| {
+                                                let org = org.clone();
+                                                let label = if app.blocked {
+                                                    format!("Allow {} again", app.name)
+                                                } else {
+                                                    format!("Stop {} here", app.name)
+                                                };
+                                                view! {
+                                                    <tr>
+                                                        <th scope="row">{app.name.clone()}
+                                                            {app.blocked.then(|| view! { " " <span class="badge badge-muted">"Stopped here"</span> })}
+                                                        </th>
+                                                        <td>{app.owner.clone()}</td>
+                                                        <td>{app.people}</td>
+                                                        <td>{app.last_used_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                        <td class="actions">
+                                                            <ActionForm action=block>
+                                                                <input type="hidden" name="org" value=org/>
+                                                                <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                                                <input type="hidden" name="blocked" value=(!app.blocked).to_string()/>
+                                                                <button type="submit" class="btn btn-small btn-danger-ghost">{label}</button>
+                                                            </ActionForm>
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any(),
+                            Err(error) => view! { <ErrorView error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// The applications a person or an organization (`org` not empty) owns, and
+/// the form that registers one.
+#[component]
+fn AppsPanel(org: String) -> impl IntoView {
     let register = ServerAction::<RegisterApp>::new();
     let rotate = ServerAction::<RotateAppSecret>::new();
     let set_disabled = ServerAction::<SetAppDisabled>::new();
@@ -111,8 +204,12 @@ pub fn DeveloperAppsPage() -> impl IntoView {
                 delete.version().get(),
             )
         },
-        |_| list_my_apps(),
+        {
+            let org = org.clone();
+            move |_| list_my_apps(org.clone())
+        },
     );
+    let for_org = !org.is_empty();
     let row_error = Signal::derive(move || {
         action_error(rotate)
             .get()
@@ -146,10 +243,18 @@ pub fn DeveloperAppsPage() -> impl IntoView {
         }
     };
     view! {
-        {profile_head("Developer applications")}
         <section class="card">
-            <h2>"Developer applications"</h2>
-            <p class="muted">"OAuth applications you registered. People sign in to them with Latchkey and choose what they may do; the application then calls the Latchkey API, or services that check Latchkey tokens, in their name."</p>
+            {if for_org {
+                view! {
+                    <h2>"Applications of this organization"</h2>
+                    <p class="muted">"OAuth applications this organization owns; every admin of it manages them."</p>
+                }.into_any()
+            } else {
+                view! {
+                    <h2>"Developer applications"</h2>
+                    <p class="muted">"OAuth applications you registered. People sign in to them with Latchkey and choose what they may do; the application then calls the Latchkey API, or services that check Latchkey tokens, in their name."</p>
+                }.into_any()
+            }}
             <FormAlert error=row_error/>
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
@@ -165,7 +270,7 @@ pub fn DeveloperAppsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <RegisterForm action=register/>
+        <RegisterForm action=register org/>
         <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-app-title" on:close=move |_| fresh.set(None)>
             {move || fresh.get().map(|issued| view! { <CopyCredentials issued on_done=done/> })}
         </dialog>
@@ -237,7 +342,7 @@ fn AppCard(
 }
 
 #[component]
-fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
+fn RegisterForm(action: ServerAction<RegisterApp>, org: String) -> impl IntoView {
     let error = action_error(action);
     let scopes = Resource::new(|| (), |_| registrable_scopes());
     let message =
@@ -271,6 +376,7 @@ fn RegisterForm(action: ServerAction<RegisterApp>) -> impl IntoView {
             <h2 id="register-app-title">"Register an application"</h2>
             <ActionForm action>
                 <FormAlert error/>
+                <input type="hidden" name="org" value=org/>
                 <Field id="app-name" name="name" label="Name" maxlength=80 error/>
                 <div class="field" class:field-invalid=move || message("description")().is_some()>
                     <label for="app-description">"Description"</label>

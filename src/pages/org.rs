@@ -412,6 +412,10 @@ fn org_tabs(base: &str, admin: bool) -> Vec<Tab> {
                 label: "Access Tokens",
             },
             Tab {
+                href: format!("{base}/apps"),
+                label: "Applications",
+            },
+            Tab {
                 href: format!("{base}/audit"),
                 label: "Audit",
             },

@@ -240,8 +240,9 @@ fn render_app(issued: &IssuedCredentials) -> String {
 <input id="new-app-client-id" type="text" readonly value="{client_id}">
 </div>
 {secret}
-<p><a class="btn btn-primary" href="/profile/apps">Done</a></p>
+<p><a class="btn btn-primary" href="{back}">Done</a></p>
 </section>"#,
+            back = escape(&issued.manage_at),
             name = escape(&issued.name),
             client_id = escape(&issued.client_id),
         ),

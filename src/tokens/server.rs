@@ -1265,9 +1265,17 @@ pub(crate) async fn load_oauth_identity(
     }
     if identity.check(now()).is_ok() {
         let mut organizations = memberships(db, row.user_id).await?;
+        let blocked: Vec<(i64,)> = sqlx::query_as(
+            "SELECT b.org_id FROM oauth_org_blocks b JOIN oauth_grants g ON g.client_id = b.client_id \
+             WHERE g.id = $1",
+        )
+        .bind(row.grant_id)
+        .fetch_all(&db.pool)
+        .await?;
+        // Where the organization turned applications off, or stopped this one.
         identity.grant.unapproved = organizations
             .iter()
-            .filter(|org| !org.apps_allowed)
+            .filter(|org| !org.apps_allowed || blocked.iter().any(|(id,)| *id == org.id))
             .map(|org| org.id)
             .collect();
         organizations.retain(|org| identity.grant.reaches_org(org.id));

@@ -21,6 +21,7 @@ on_both_databases!(
     a_code_exchanged_twice_at_once_issues_tokens_once,
     resource_servers_introspect_with_client_credentials,
     dynamic_registration_is_off_by_default,
+    organizations_own_apps_and_stop_others,
 );
 
 /// With dynamic client registration on: a public client registers itself and
@@ -1015,4 +1016,180 @@ async fn dynamic_registration(app: TestApp) {
         whoami(&app, tokens.access_token().secret()).await.0,
         StatusCode::OK
     );
+}
+
+async fn organizations_own_apps_and_stop_others(app: TestApp) {
+    let world = crate::org_tokens::world(&app).await;
+    let register = |client: &Client, org: &'static str| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            app.rpc(
+                &client,
+                "register_app",
+                &[
+                    ("org", org),
+                    ("name", "Acme Portal"),
+                    ("redirect_uris", REDIRECT),
+                    ("scopes[]", "identity:read"),
+                    ("scopes[]", "orgs:read"),
+                ],
+            )
+            .await
+        }
+    };
+    // A plain member cannot register for the organization; an admin can.
+    let (status, _) = register(&world.ou, "acme").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, issued) = register(&world.oa, "acme").await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert_eq!(issued["manage_at"], "/orgs/acme/apps");
+    let client_id = issued["client_id"].as_str().unwrap().to_string();
+    let secret = issued["client_secret"].as_str().unwrap().to_string();
+    // Listed for the organization, not as the admin's own; another admin
+    // (root is one) manages it, a plain member does not even see it.
+    let (_, listed) = app.rpc(&world.oa, "list_my_apps", &[("org", "acme")]).await;
+    assert_eq!(listed[0]["client_id"], client_id);
+    let (_, own) = app.rpc(&world.oa, "list_my_apps", &[]).await;
+    assert_eq!(own, serde_json::json!([]));
+    let (status, _) = app.rpc(&world.ou, "list_my_apps", &[("org", "acme")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .rpc(&world.ou, "rotate_app_secret", &[("client_id", &client_id)])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, rotated) = app
+        .rpc(
+            &world.root,
+            "rotate_app_secret",
+            &[("client_id", &client_id)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = rotated["client_secret"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or(secret);
+
+    // A member authorizes it; the consent page names the organization as owner.
+    let meta: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flow = Flow {
+        person: world.ou.clone(),
+        client_id: client_id.clone(),
+        secret: secret.clone(),
+        oauth: BasicClient::new(ClientId::new(client_id.clone()))
+            .set_client_secret(ClientSecret::new(secret))
+            .set_auth_uri(
+                AuthUrl::new(meta["authorization_endpoint"].as_str().unwrap().into()).unwrap(),
+            )
+            .set_token_uri(TokenUrl::new(meta["token_endpoint"].as_str().unwrap().into()).unwrap())
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap()),
+        http: http(),
+    };
+    let (url, _, verifier) = authorization_url(&flow, &["identity:read", "orgs:read"]);
+    let page = flow
+        .person
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("registered by Acme"), "{page}");
+    let mut form = query(&url);
+    form.push(("decision".into(), "approve".into()));
+    let back = flow
+        .person
+        .post(format!("{}/oauth/authorize", app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let code = param(
+        &query(back.headers()[header::LOCATION].to_str().unwrap()),
+        "code",
+    )
+    .unwrap();
+    let tokens = flow
+        .oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&flow.http)
+        .await
+        .unwrap();
+    let access = tokens.access_token().secret().clone();
+    let members = || {
+        http()
+            .get(format!("{}/api/v1/orgs/acme/members", app.base))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(members().await.unwrap().status(), StatusCode::OK);
+
+    // The organization's admins see it act there and stop it, for everyone.
+    let (_, used) = app
+        .rpc(&world.oa, "list_org_app_use", &[("org", "acme")])
+        .await;
+    assert_eq!(used[0]["client_id"], client_id);
+    assert_eq!(used[0]["people"], 1);
+    let (status, _) = app
+        .rpc(
+            &world.ou,
+            "set_app_blocked_in_org",
+            &[
+                ("org", "acme"),
+                ("client_id", &client_id),
+                ("blocked", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .rpc(
+            &world.oa,
+            "set_app_blocked_in_org",
+            &[
+                ("org", "acme"),
+                ("client_id", &client_id),
+                ("blocked", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(members().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        whoami(&app, &access).await.0,
+        StatusCode::OK,
+        "it still acts as the person elsewhere"
+    );
+    let (_, used) = app
+        .rpc(&world.oa, "list_org_app_use", &[("org", "acme")])
+        .await;
+    assert_eq!(used[0]["blocked"], true);
+    let (status, _) = app
+        .rpc(
+            &world.oa,
+            "set_app_blocked_in_org",
+            &[
+                ("org", "acme"),
+                ("client_id", &client_id),
+                ("blocked", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(members().await.unwrap().status(), StatusCode::OK);
+    let actions = app.audit_actions().await;
+    assert!(actions.contains(&"app.blocked_in_org".to_string()));
 }
