@@ -51,6 +51,10 @@ fn lifetimes(state: &AppState) -> Lifetimes {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    summary = "Authorization server metadata (RFC 8414)",
+    description = "Endpoints, grant types, `code_challenge_methods_supported: [\"S256\"]`, scopes and client authentication methods. `registration_endpoint` appears when dynamic client registration is on.",
+    responses((status = 200, description = "The metadata document", body = Object)))]
 pub async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let issuer = issuer(&state, &headers);
     let mut scopes: Vec<String> = BUILT_IN_SCOPES
@@ -331,6 +335,24 @@ fn internal() -> Response {
 /// `GET /oauth/authorize`: checks the request, has a signed-out person sign in
 /// first, answers at once when an earlier consent covers it, and otherwise
 /// shows the consent page.
+#[utoipa::path(get, path = "/oauth/authorize", tag = "oauth",
+    summary = "Authorization endpoint (RFC 6749 §4.1, PKCE per RFC 7636)",
+    description = "Opened in the person's browser. PKCE with `code_challenge_method=S256` is required; `plain` is refused. An unknown client or a redirect URI the app did not register gets an error page and is never redirected to. Otherwise the browser goes back to the redirect URI with `code`, `state` and `iss` (RFC 9207), or with `error`.",
+    params(
+        ("response_type" = String, Query, description = "`code`"),
+        ("client_id" = String, Query, description = "The application's client ID"),
+        ("redirect_uri" = String, Query, description = "One of the app's registered redirect URIs (a loopback one with any port)"),
+        ("scope" = Option<String>, Query, description = "Space-separated scopes; default: all the app may ask for"),
+        ("state" = Option<String>, Query, description = "Returned unchanged"),
+        ("code_challenge" = String, Query, description = "BASE64URL(SHA-256(code_verifier))"),
+        ("code_challenge_method" = String, Query, description = "`S256`"),
+        ("prompt" = Option<String>, Query, description = "`consent` to ask again even when consent was given before"),
+    ),
+    responses(
+        (status = 200, description = "The consent page (HTML)"),
+        (status = 303, description = "To the redirect URI with a code or an error, or to sign in first"),
+        (status = 400, description = "Unknown client or unregistered redirect URI (HTML page)"),
+    ))]
 pub async fn authorize(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -589,8 +611,8 @@ pub async fn decide(
 }
 
 /// An RFC 6749 §5.1 success body.
-#[derive(Serialize)]
-struct TokenAnswer {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenAnswer {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -685,7 +707,43 @@ fn client_credentials(
     Ok((id, field("client_secret"), false))
 }
 
+/// The token endpoint's form (documentation; the handler reads the pairs
+/// itself so that a repeated parameter can be refused).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: String,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    /// Optional on refresh: at most the scopes granted.
+    scope: Option<String>,
+    /// For `client_secret_post` and public clients.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// An RFC 6749 §5.2 error body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`.
+    error: String,
+    error_description: String,
+}
+
 /// `POST /oauth/token`.
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+    summary = "Token endpoint (RFC 6749 §3.2)",
+    description = "`authorization_code` (single use, at most 10 minutes old, bound to the client, the redirect URI and the PKCE verifier; a second use revokes what the first issued) and `refresh_token` (rotates on every use; a spent one used again ends the whole token family). Confidential clients authenticate with HTTP Basic (`client_secret_basic`) or `client_secret_post`; public clients send `client_id` only. Rate-limited per address.",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "New tokens", body = TokenAnswer),
+        (status = 400, description = "RFC 6749 §5.2 error", body = OAuthError),
+        (status = 401, description = "`invalid_client`", body = OAuthError),
+    ),
+    security((), ("clientBasic" = [])))]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -820,6 +878,15 @@ fn registration_error(error: &str, description: impl Into<String>) -> Response {
 
 /// `POST /oauth/register` (RFC 7591), when the instance turned it on:
 /// public clients only, marked unverified.
+#[utoipa::path(post, path = "/oauth/register", tag = "oauth",
+    summary = "Dynamic client registration (RFC 7591)",
+    description = "Off unless `LATCHKEY_OAUTH_DYNAMIC_REGISTRATION=true`. Registers a public client (`token_endpoint_auth_method: none`), shown as unverified on the consent page. Rate-limited per address.",
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered", body = Object),
+        (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = OAuthError),
+        (status = 404, description = "Dynamic registration is off", body = crate::server::api_error::ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,

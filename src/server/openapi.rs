@@ -1,6 +1,7 @@
 //! The API's OpenAPI 3.1 description, generated from the route handlers'
 //! annotations and served at /api/v1/openapi.json.
 
+use crate::apps::rest as apps_rest;
 use crate::orgs::rest as org_rest;
 use crate::tokens::{oauth, rest};
 use axum::http::header;
@@ -30,6 +31,10 @@ use utoipa::{Modify, OpenApi};
         rest::report_leaked,
         oauth::introspect,
         oauth::revoke,
+        apps_rest::metadata,
+        apps_rest::authorize,
+        apps_rest::token,
+        apps_rest::register,
     ),
     modifiers(&TokenSchemes, &GroupTokenRoutes),
 )]
@@ -43,6 +48,10 @@ impl Modify for TokenSchemes {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "clientBasic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
         components.add_security_scheme(
             "apiToken",

@@ -17,11 +17,11 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     );
     // The token-authenticated API ignores cookies, so cross-site calls cannot
     // borrow a session there.
-    // The OAuth token endpoint is called by clients on other sites (a
-    // browser app's own origin) and authenticates the client, not a cookie.
+    // The OAuth token, registration and revocation endpoints are called by
+    // clients on other sites (a browser app's own origin) and read no cookie.
     let path = request.uri().path();
-    let token_api =
-        path.starts_with("/api/v1/") || path == "/oauth/token" || path == "/oauth/register";
+    let token_api = path.starts_with("/api/v1/")
+        || matches!(path, "/oauth/token" | "/oauth/register" | "/oauth/revoke");
     if !safe && !token_api && is_cross_site(request.headers()) {
         return (
             StatusCode::FORBIDDEN,

@@ -171,12 +171,28 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     // rate-limited.
     let mut public_api = Router::new()
         .route("/api/v1/credentials/leaked", post(rest::report_leaked))
-        .route("/oauth/revoke", post(oauth::revoke))
-        .route(apps_rest::TOKEN_PATH, post(apps_rest::token))
-        .route(apps_rest::REGISTER_PATH, post(apps_rest::register));
+        // Browser-based OAuth clients call these from their own origin; none
+        // of them reads a cookie, so any origin may (without credentials).
+        .route(
+            "/oauth/revoke",
+            post(oauth::revoke).options(preflight).layer(oauth_cors()),
+        )
+        .route(
+            apps_rest::TOKEN_PATH,
+            post(apps_rest::token)
+                .options(preflight)
+                .layer(oauth_cors()),
+        )
+        .route(
+            apps_rest::REGISTER_PATH,
+            post(apps_rest::register)
+                .options(preflight)
+                .layer(oauth_cors()),
+        );
     if let Some(limits) = state.rate_limits.clone() {
         public_api = public_api.layer(rate_limit::layer(limits));
     }
+
     // Services call introspection for every request they serve: a limit of
     // its own, generous by default.
     let mut introspection = Router::new().route("/oauth/introspect", post(oauth::introspect));
@@ -201,7 +217,7 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         .route(token_page::SHOW_PATH, get(token_page::show_once))
         .route(
             "/.well-known/oauth-authorization-server",
-            get(apps_rest::metadata),
+            get(apps_rest::metadata).layer(oauth_cors()),
         );
     Router::new()
         .leptos_routes(&state, routes, {
@@ -233,6 +249,20 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         .layer(Extension(token_checks))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answered by the CORS layer around it; a route needs the method for the
+/// layer to see the request.
+async fn preflight() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
+fn oauth_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
 /// Periodic housekeeping: token last-use batches, expired sessions and old

@@ -46,7 +46,7 @@ fn form<T>(body: Result<Form<T>, FormRejection>) -> Result<T, ApiError> {
     description = "For a resource server: a confidential OAuth client an instance admin allowed to introspect (Admin → Applications), with its client id and secret in HTTP Basic; it may ask about any token. Or for an active admin-role organization token (about tokens of its organization and its groups) or an instance admin's personal token (about any token; a token restricted to some organizations, about their tokens only), holding the scope `tokens:introspect`. An active answer's `scope` lists the token's scopes, space-separated; `organization`, `group`, `role` and `acts_in` say where it acts. Unknown, disabled, expired or foreign tokens get `{\"active\": false}` alone. Rate-limited per address (generously: `LATCHKEY_INTROSPECTION_RATE_*`).",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Success", body = Introspection), Unauthenticated, (status = 403, description = "The token lacks the role this needs, or the scope `tokens:introspect` (`insufficient_scope`)", body = ErrorBody), (status = 415, description = "The body is not a form", body = ErrorBody), (status = 422, description = "The form lacks `token`", body = ErrorBody)),
-    security(("bearer" = []), ("apiToken" = [])))]
+    security(("bearer" = []), ("apiToken" = []), ("clientBasic" = [])))]
 pub async fn introspect(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

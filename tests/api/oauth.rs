@@ -245,6 +245,44 @@ async fn a_standard_client_runs_the_whole_flow(app: TestApp) {
         .unwrap();
     assert_eq!(members.status(), StatusCode::OK);
 
+    // It has no token record of its own to read, rotate or revoke.
+    let own = http()
+        .get(format!("{}/api/v1/tokens/self", app.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::CONFLICT);
+    // A browser-based client may call the token endpoint from its own origin.
+    let preflight = http()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/oauth/token", app.base),
+        )
+        .header(header::ORIGIN, "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let cross_site = http()
+        .post(format!("{}/oauth/token", app.base))
+        .header(header::ORIGIN, "https://spa.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "lkr_x"),
+            ("client_id", "app_x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cross_site.status(),
+        StatusCode::UNAUTHORIZED,
+        "the client is checked, not refused as cross-site"
+    );
+
     // Introspection names the app and the granted scopes.
     let admin_token = crate::org_tokens::ok(
         app.rpc(
