@@ -993,6 +993,27 @@ pub async fn refresh(
     Ok(pair.tokens)
 }
 
+/// Forgets what can no longer be used, a day after it ended: expired codes,
+/// expired access tokens, and token families that expired or were revoked
+/// (their spent refresh tokens are kept while the family lives, for reuse
+/// detection).
+pub async fn prune(db: &Db) -> Result<(), sqlx::Error> {
+    let cutoff = now() - 86_400;
+    sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
+        .bind(cutoff)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM oauth_tokens WHERE kind = 'access' AND expires_at < $1")
+        .bind(cutoff)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM oauth_sessions WHERE expires_at < $1 OR revoked_at < $1")
+        .bind(cutoff)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 /// The apps `user_id` granted access, newest first.
 pub async fn connections(db: &Db, user_id: i64) -> Result<Vec<Connection>, AppError> {
     #[derive(sqlx::FromRow)]

@@ -306,6 +306,9 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
             if let Err(err) = crate::auth::server::prune_sign_in_attempts(&db).await {
                 tracing::warn!(error = %err, "could not prune sign-in attempts");
             }
+            if let Err(err) = crate::apps::server::prune(&db).await {
+                tracing::warn!(error = %err, "could not prune spent OAuth codes and tokens");
+            }
             // Forget addresses whose limits have refilled, so the tables stay small.
             for limits in [&limits.rate_limits, &limits.introspection_limits]
                 .into_iter()

@@ -388,6 +388,24 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_family(app: TestApp) {
         StatusCode::UNAUTHORIZED
     );
     assert!(refresh(fourth.refresh_token().unwrap()).await.is_err());
+
+    // A day after the family ended, its rows go; the live ones stay.
+    latchkey::apps::server::prune(&app.db).await.unwrap();
+    let left: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM oauth_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(left.0 > 0, "revoked less than a day ago: kept");
+    sqlx::query("UPDATE oauth_sessions SET revoked_at = revoked_at - 90000")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    latchkey::apps::server::prune(&app.db).await.unwrap();
+    let left: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM oauth_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left.0, 0);
 }
 
 async fn every_authorization_refusal(app: TestApp) {
