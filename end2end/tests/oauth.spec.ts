@@ -1,6 +1,6 @@
 import { expect } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
-import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
+import { checkA11y, createOrg, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
 
@@ -76,4 +76,75 @@ test('a person registers an app, authorizes it on the consent page, sees it unde
   await expect(page.getByText('You have not authorized any application.')).toBeVisible();
   expect((await whoami()).status()).toBe(401);
   await hydrated(page, info);
+});
+
+test('a signed-out person signs in on the way to consent and can deny', async ({ page, baseURL }, info) => {
+  const run = info.project.name;
+  const owner = `oauth-owner-${run}@example.com`;
+  const person = `oauth-visitor-${run}@example.com`;
+  createUser(owner, `Owner ${run}`);
+  createUser(person, `Visitor ${run}`);
+  await signIn(page, info, owner, PASSWORD);
+  const redirect = `${baseURL}/oauth-denied-${run}`;
+  const registered = await page.request.post('/rpc/register_app', {
+    form: { name: `Reader ${run}`, redirect_uris: redirect, client_type: 'public', 'scopes[]': 'identity:read' },
+  });
+  expect(registered.status()).toBe(200);
+  const { client_id: clientId } = await registered.json();
+  await page.context().clearCookies();
+
+  const challenge = base64url(createHash('sha256').update(base64url(randomBytes(32))).digest());
+  const authorize = new URLSearchParams({
+    response_type: 'code', client_id: clientId, redirect_uri: redirect, state: 'xyz',
+    code_challenge: challenge, code_challenge_method: 'S256',
+  });
+  await page.goto(`/oauth/authorize?${authorize}`);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await hydrated(page, info);
+  await page.getByLabel('Email').fill(person);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: `Authorize Reader ${run}` })).toBeVisible();
+  await expect(page.getByText(`registered by Owner ${run}`)).toBeVisible();
+  await page.getByRole('button', { name: 'Deny' }).click();
+  await page.waitForURL((url) => url.pathname === `/oauth-denied-${run}`);
+  const back = new URL(page.url()).searchParams;
+  expect(back.get('error')).toBe('access_denied');
+  expect(back.get('state')).toBe('xyz');
+});
+
+test('organization admins register apps for the organization and instance admins choose resource servers', async ({ page }, info) => {
+  const run = info.project.name;
+  const admin = `org-apps-${run}@example.com`;
+  const slug = `apps-${run}`;
+  createUser(admin, `Org Apps ${run}`);
+  createOrg(`Apps Org ${run}`, slug, admin);
+  await signIn(page, info, admin, PASSWORD);
+  await open(page, `/orgs/${slug}/apps`, info);
+  await expect(page.getByRole('heading', { name: 'Applications acting here' })).toBeVisible();
+  await expect(page.getByText('No application acts in this organization.')).toBeVisible();
+  const name = `Org Service ${run}`;
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Redirect URIs').fill('https://service.example.com/callback');
+  await page.getByLabel(/^identity:read/).check();
+  await checkA11y(page, jsEnabled(info));
+  await page.getByRole('button', { name: 'Register application' }).click();
+  await expect(page.getByRole('heading', { name: `${name} is ready` })).toBeVisible();
+  if (jsEnabled(info)) {
+    await page.getByRole('button', { name: 'Done' }).click();
+  } else {
+    await page.getByRole('link', { name: 'Done' }).click();
+    await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/apps$`));
+  }
+  await expect(page.getByRole('heading', { name, level: 3 })).toBeVisible();
+  await page.context().clearCookies();
+
+  // The instance admin lets it introspect tokens.
+  await signIn(page, info);
+  await open(page, '/admin/apps', info);
+  const row = page.getByRole('row', { name: new RegExp(name) });
+  await expect(row).toContainText(`Apps Org ${run}`);
+  await checkA11y(page, jsEnabled(info));
+  await row.getByRole('button', { name: `Let ${name} introspect` }).click();
+  await expect(page.getByRole('row', { name: new RegExp(name) }).getByRole('button', { name: `Stop ${name} introspecting` })).toBeVisible();
 });
