@@ -226,3 +226,35 @@ mod tests {
         assert_eq!(format_date(1_700_000_000), "2023-11-14");
     }
 }
+
+/// A secret shown once, read-only, with a button that copies it (once
+/// hydrated) and says so.
+#[component]
+pub fn SecretField(id: &'static str, label: &'static str, value: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let secret = value.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let secret = secret.clone();
+            leptos::task::spawn_local(async move {
+                let promise = window().navigator().clipboard().write_text(&secret);
+                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+                    copied.set(true);
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &secret;
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <div class="copy-row">
+                <input id=id class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=value/>
+                <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
+            </div>
+            <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
+        </div>
+    }
+}

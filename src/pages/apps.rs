@@ -9,7 +9,7 @@ use crate::apps::api::{
 };
 use crate::apps::{AppSummary, IssuedCredentials};
 use crate::components::{
-    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
 };
 use leptos::html::Dialog;
 use leptos::prelude::*;
@@ -434,22 +434,6 @@ fn CopyCredentials(
     issued: IssuedCredentials,
     on_done: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let secret = issued.client_secret.clone().unwrap_or_default();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let secret = secret.clone();
-            leptos::task::spawn_local(async move {
-                let promise = window().navigator().clipboard().write_text(&secret);
-                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
-                    copied.set(true);
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &secret;
-    };
     view! {
         <h2 id="copy-app-title">{format!("{} is ready", issued.name)}</h2>
         <div class="field">
@@ -462,14 +446,7 @@ fn CopyCredentials(
                     <strong>"This is the only time the client secret is shown."</strong>
                     " Copy it into the application's configuration now; Latchkey keeps only a fingerprint."
                 </p>
-                <div class="field">
-                    <label for="new-app-secret">"Client secret"</label>
-                    <div class="copy-row">
-                        <input id="new-app-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=client_secret/>
-                        <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
-                    </div>
-                    <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
-                </div>
+                <SecretField id="new-app-secret" label="Client secret" value=client_secret/>
             }.into_any(),
             None => view! { <p>"A public client has no secret: it proves itself with PKCE on every authorization."</p> }.into_any(),
         }}

@@ -6,7 +6,7 @@ use super::profile::profile_tabs;
 use super::with_user;
 use crate::access::IDENTITY_READ;
 use crate::components::{
-    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert,
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
 };
 use crate::domain::{ExpiryChoice, Role};
 use crate::error::AppError;
@@ -620,22 +620,6 @@ fn CopySecret(
     created: CreatedToken,
     on_done: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let secret = created.secret.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let secret = secret.clone();
-            leptos::task::spawn_local(async move {
-                let promise = window().navigator().clipboard().write_text(&secret);
-                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
-                    copied.set(true);
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &secret;
-    };
     view! {
         <h2 id="copy-token-title">"Copy your new access token"</h2>
         <p>"The token \u{201c}" {created.token.name.clone()} "\u{201d} is ready."</p>
@@ -646,14 +630,7 @@ fn CopySecret(
         {created.duplicate_name.then(|| view! {
             <p class="alert alert-warning">"You already had a token with this name. Distinct names help you tell tokens apart later."</p>
         })}
-        <div class="field">
-            <label for="new-token-secret">"Access token"</label>
-            <div class="copy-row">
-                <input id="new-token-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=created.secret.clone()/>
-                <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
-            </div>
-            <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
-        </div>
+        <SecretField id="new-token-secret" label="Access token" value=created.secret.clone()/>
         <div class="dialog-actions">
             <button type="button" class="btn btn-primary" on:click=move |_| on_done()>"Done, I have copied it"</button>
         </div>
