@@ -137,14 +137,28 @@ test('organization admins register apps for the organization and instance admins
     await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/apps$`));
   }
   await expect(page.getByRole('heading', { name, level: 3 })).toBeVisible();
+
+  // Edited in place; a mistake comes back with what was typed.
+  const card = page.getByRole('article', { name });
+  await card.getByText('Edit').first().click();
+  const renamed = `${name} v2`;
+  await card.getByLabel('Name').fill(renamed);
+  await card.getByLabel('Redirect URIs').fill('http://service.example.com/callback');
+  await card.getByRole('button', { name: 'Save changes' }).click();
+  const again = page.getByRole('article', { name });
+  await expect(again.getByText(/plain http is allowed only/)).toBeVisible();
+  await expect(again.getByLabel('Name')).toHaveValue(renamed);
+  await again.getByLabel('Redirect URIs').fill('https://service.example.com/callback');
+  await again.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('heading', { name: renamed, level: 3 })).toBeVisible();
   await page.context().clearCookies();
 
   // The instance admin lets it introspect tokens.
   await signIn(page, info);
   await open(page, '/admin/apps', info);
-  const row = page.getByRole('row', { name: new RegExp(name) });
+  const row = page.getByRole('row', { name: new RegExp(renamed) });
   await expect(row).toContainText(`Apps Org ${run}`);
   await checkA11y(page, jsEnabled(info));
-  await row.getByRole('button', { name: `Let ${name} introspect` }).click();
-  await expect(page.getByRole('row', { name: new RegExp(name) }).getByRole('button', { name: `Stop ${name} introspecting` })).toBeVisible();
+  await row.getByRole('button', { name: `Let ${renamed} introspect` }).click();
+  await expect(page.getByRole('row', { name: new RegExp(renamed) }).getByRole('button', { name: `Stop ${renamed} introspecting` })).toBeVisible();
 });

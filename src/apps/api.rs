@@ -78,6 +78,40 @@ pub async fn register_app(
         })
 }
 
+/// Changes an application's name, description, homepage, redirect URIs and
+/// scopes; its owner (or its organization's admins) only.
+#[server(prefix = "/rpc", endpoint = "update_app")]
+pub async fn update_app(
+    client_id: String,
+    name: String,
+    #[server(default)] description: String,
+    #[server(default)] homepage_url: String,
+    redirect_uris: String,
+    #[server(default)] scopes: Vec<String>,
+) -> Result<(), AppError> {
+    let ctx = RequestCtx::load().await?;
+    let user = ctx.require_user().await?;
+    let form = server::Registration {
+        name: &name,
+        description: &description,
+        homepage_url: &homepage_url,
+        redirect_uris: &redirect_uris,
+        confidential: true,
+        scopes: &scopes,
+    };
+    server::update(ctx.db(), &ctx.actor(&user), &user, &client_id, form)
+        .await
+        .map_err(|e| {
+            e.with_input([
+                ("client_id", client_id.as_str()),
+                ("name", name.as_str()),
+                ("description", description.as_str()),
+                ("homepage_url", homepage_url.as_str()),
+                ("redirect_uris", redirect_uris.as_str()),
+            ])
+        })
+}
+
 #[server(prefix = "/rpc", endpoint = "rotate_app_secret")]
 pub async fn rotate_app_secret(client_id: String) -> Result<IssuedCredentials, AppError> {
     let ctx = RequestCtx::load().await?;

@@ -428,6 +428,70 @@ async fn owned_client(db: &Db, user: &CurrentUser, client_id: &str) -> Result<Cl
     }
 }
 
+/// Changes what the owner registered (the client type stays). Scopes taken
+/// away are taken from every grant and token family at once.
+pub async fn update(
+    db: &Db,
+    actor: &Actor<'_>,
+    user: &CurrentUser,
+    client_id: &str,
+    form: Registration<'_>,
+) -> Result<(), AppError> {
+    let client = owned_client(db, user, client_id).await?;
+    let custom = crate::tokens::server::custom_scope_names(db).await?;
+    let (name, uris, scopes) = checked_registration(&form, &custom)?;
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE oauth_clients SET name = $1, description = $2, homepage_url = $3, \
+         redirect_uris = $4, scopes = $5 WHERE id = $6",
+    )
+    .bind(&name)
+    .bind(form.description.trim())
+    .bind(form.homepage_url.trim())
+    .bind(uris.join("\n"))
+    .bind(scopes.to_stored())
+    .bind(client.id)
+    .execute(&mut *tx)
+    .await?;
+    let narrowed = client.scopes().beyond(&scopes).next().is_some();
+    if narrowed {
+        let grants: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, scopes FROM oauth_grants WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(client.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (grant_id, stored) in grants {
+            let kept = Scopes::from_stored(&stored).intersection(&scopes);
+            sqlx::query("UPDATE oauth_grants SET scopes = $1 WHERE id = $2")
+                .bind(kept.to_stored())
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+            let sessions: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, scopes FROM oauth_sessions WHERE grant_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(grant_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (session_id, stored) in sessions {
+                sqlx::query("UPDATE oauth_sessions SET scopes = $1 WHERE id = $2")
+                    .bind(
+                        Scopes::from_stored(&stored)
+                            .intersection(&scopes)
+                            .to_stored(),
+                    )
+                    .bind(session_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    audit::record(&mut *tx, actor, "app.updated", app_target(&client)).await?;
+    db.commit_auth_change(tx).await?;
+    Ok(())
+}
+
 /// Replaces a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(
     db: &Db,

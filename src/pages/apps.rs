@@ -5,12 +5,13 @@ use super::profile::profile_tabs;
 use super::with_user;
 use crate::apps::api::{
     list_connections, list_my_apps, list_org_app_use, registrable_scopes, DeleteApp, RegisterApp,
-    RevokeConnection, RotateAppSecret, SetAppBlockedInOrg, SetAppDisabled,
+    RevokeConnection, RotateAppSecret, SetAppBlockedInOrg, SetAppDisabled, UpdateApp,
 };
 use crate::apps::{AppSummary, IssuedCredentials};
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
 };
+use crate::error::AppError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -193,6 +194,8 @@ fn AppsInOrg(org: String) -> impl IntoView {
 fn AppsPanel(org: String) -> impl IntoView {
     let register = ServerAction::<RegisterApp>::new();
     let rotate = ServerAction::<RotateAppSecret>::new();
+    let update = ServerAction::<UpdateApp>::new();
+    let options = Resource::new(|| (), |_| registrable_scopes());
     let set_disabled = ServerAction::<SetAppDisabled>::new();
     let delete = ServerAction::<DeleteApp>::new();
     let apps = Resource::new(
@@ -200,6 +203,7 @@ fn AppsPanel(org: String) -> impl IntoView {
             (
                 register.version().get(),
                 rotate.version().get(),
+                update.version().get(),
                 set_disabled.version().get(),
                 delete.version().get(),
             )
@@ -263,14 +267,14 @@ fn AppsPanel(org: String) -> impl IntoView {
                             <p class="empty-note">"You have not registered any application."</p>
                         }.into_any(),
                         Ok(list) => list.into_iter().map(|app| view! {
-                            <AppCard app rotate set_disabled delete/>
+                            <AppCard app update options rotate set_disabled delete/>
                         }).collect_view().into_any(),
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
-        <RegisterForm action=register org/>
+        <RegisterForm action=register org options/>
         <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-app-title" on:close=move |_| fresh.set(None)>
             {move || fresh.get().map(|issued| view! { <CopyCredentials issued on_done=done/> })}
         </dialog>
@@ -280,6 +284,8 @@ fn AppsPanel(org: String) -> impl IntoView {
 #[component]
 fn AppCard(
     app: AppSummary,
+    update: ServerAction<UpdateApp>,
+    options: Resource<Result<Vec<(String, String)>, AppError>>,
     rotate: ServerAction<RotateAppSecret>,
     set_disabled: ServerAction<SetAppDisabled>,
     delete: ServerAction<DeleteApp>,
@@ -308,6 +314,7 @@ fn AppCard(
                 <dd><ul class="chips" aria-label="Scopes">{app.scopes.iter().map(|s| view! { <li><code>{s.clone()}</code></li> }).collect_view()}</ul></dd>
                 <dt>"Registered"</dt><dd>{format_date(app.created_at)}</dd>
             </dl>
+            <EditApp app=app.clone() update options/>
             <div class="row-actions">
                 {app.confidential.then(|| {
                     let client_id = client_id.clone();
@@ -341,10 +348,116 @@ fn AppCard(
     }
 }
 
+/// Edit an application in place: a closed section until opened, a plain
+/// form without JavaScript. A refused change comes back with its fields.
 #[component]
-fn RegisterForm(action: ServerAction<RegisterApp>, org: String) -> impl IntoView {
+fn EditApp(
+    app: AppSummary,
+    update: ServerAction<UpdateApp>,
+    options: Resource<Result<Vec<(String, String)>, AppError>>,
+) -> impl IntoView {
+    let error = action_error(update);
+    let client_id = app.client_id.clone();
+    // Only the refusal of this app's form is shown here.
+    let mine = {
+        let client_id = client_id.clone();
+        move || {
+            error
+                .get()
+                .filter(|e| e.echoed("client_id").as_deref() == Some(client_id.as_str()))
+        }
+    };
+    let typed = {
+        let mine = mine.clone();
+        move |field: &'static str, saved: String| {
+            mine().and_then(|e| e.echoed(field)).unwrap_or(saved)
+        }
+    };
+    let message = {
+        let mine = mine.clone();
+        move |field: &'static str| mine().and_then(|e| e.field_message(field))
+    };
+    let id = |field: &str| format!("edit-{field}-{}", app.client_id);
+    let (name_id, description_id, homepage_id, uris_id) = (
+        id("name"),
+        id("description"),
+        id("homepage"),
+        id("redirects"),
+    );
+    let chosen = app.scopes.clone();
+    let open = mine().is_some();
+    let (m_name, m_uris, m_uris_text, m_scopes) = (
+        message.clone(),
+        message.clone(),
+        message.clone(),
+        message.clone(),
+    );
+    let (t_name, t_description, t_homepage, t_uris) =
+        (typed.clone(), typed.clone(), typed.clone(), typed);
+    view! {
+        <details class="edit-app" open=open>
+            <summary class="btn btn-small">"Edit"<span class="visually-hidden">" " {app.name.clone()}</span></summary>
+            <ActionForm action=update>
+                <input type="hidden" name="client_id" value=client_id/>
+                <div class="field" class:field-invalid=move || m_name("name").is_some()>
+                    <label for=name_id.clone()>"Name"</label>
+                    <input id=name_id type="text" name="name" maxlength="80" required value=t_name("name", app.name.clone())/>
+                    <p class="field-error" role="alert">{move || message("name")}</p>
+                </div>
+                <div class="field">
+                    <label for=description_id.clone()>"Description"</label>
+                    <textarea id=description_id name="description" rows="2" maxlength="500">{t_description("description", app.description.clone())}</textarea>
+                </div>
+                <div class="field">
+                    <label for=homepage_id.clone()>"Homepage URL"</label>
+                    <input id=homepage_id type="url" name="homepage_url" value=t_homepage("homepage_url", app.homepage_url.clone())/>
+                </div>
+                <div class="field" class:field-invalid=move || m_uris("redirect_uris").is_some()>
+                    <label for=uris_id.clone()>"Redirect URIs"</label>
+                    <textarea id=uris_id name="redirect_uris" rows="3" required>{t_uris("redirect_uris", app.redirect_uris.join("\n"))}</textarea>
+                    <p class="field-error" role="alert">{move || m_uris_text("redirect_uris")}</p>
+                </div>
+                <fieldset class="field">
+                    <legend>"Scopes it may ask for"</legend>
+                    <Suspense fallback=loading>
+                        {
+                            let chosen = chosen.clone();
+                            let client_id = app.client_id.clone();
+                            move || {
+                                let chosen = chosen.clone();
+                                let client_id = client_id.clone();
+                                Suspend::new(async move {
+                                    options.await.unwrap_or_default().into_iter().map(|(name, description)| {
+                                        let id = format!("edit-scope-{}-{client_id}", name.replace([':', '.'], "-"));
+                                        let checked = chosen.contains(&name);
+                                        view! {
+                                            <div class="field field-check">
+                                                <input id=id.clone() type="checkbox" name="scopes[]" value=name.clone() checked=checked/>
+                                                <label for=id><code>{name}</code>" " {description}</label>
+                                            </div>
+                                        }
+                                    }).collect_view()
+                                })
+                            }
+                        }
+                    </Suspense>
+                    <p class="field-hint">"Scopes taken away are taken from everyone's access at once."</p>
+                    <p class="field-error" role="alert">{move || m_scopes("scopes")}</p>
+                </fieldset>
+                <button type="submit" class="btn btn-primary btn-small">"Save changes"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+#[component]
+fn RegisterForm(
+    action: ServerAction<RegisterApp>,
+    org: String,
+    options: Resource<Result<Vec<(String, String)>, AppError>>,
+) -> impl IntoView {
     let error = action_error(action);
-    let scopes = Resource::new(|| (), |_| registrable_scopes());
+    let scopes = options;
     let message =
         move |field: &'static str| move || error.get().and_then(|e| e.field_message(field));
     let typed_uris = move || {

@@ -22,6 +22,7 @@ on_both_databases!(
     resource_servers_introspect_with_client_credentials,
     dynamic_registration_is_off_by_default,
     organizations_own_apps_and_stop_others,
+    editing_an_app_narrows_what_its_tokens_may_do,
 );
 
 /// With dynamic client registration on: a public client registers itself and
@@ -1248,4 +1249,56 @@ async fn organizations_own_apps_and_stop_others(app: TestApp) {
     assert_eq!(members().await.unwrap().status(), StatusCode::OK);
     let actions = app.audit_actions().await;
     assert!(actions.contains(&"app.blocked_in_org".to_string()));
+}
+
+async fn editing_an_app_narrows_what_its_tokens_may_do(app: TestApp) {
+    let flow = flow(&app).await;
+    let tokens = authorized(&app, &flow, &["identity:read", "orgs:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    let members = || {
+        http()
+            .get(format!("{}/api/v1/orgs/acme/members", app.base))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(members().await.unwrap().status(), StatusCode::OK);
+    let edit = |client: Client, uris: &'static str| {
+        let app = &app;
+        let client_id = flow.client_id.clone();
+        async move {
+            app.rpc(
+                &client,
+                "update_app",
+                &[
+                    ("client_id", client_id.as_str()),
+                    ("name", "Deploy Board"),
+                    ("redirect_uris", uris),
+                    ("scopes[]", "identity:read"),
+                ],
+            )
+            .await
+        }
+    };
+    // Nobody else edits it; a bad redirect URI changes nothing.
+    app.create_person("eve@example.com", "Eve").await;
+    let eve = app.sign_in("eve@example.com").await;
+    assert_eq!(edit(eve, REDIRECT).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = edit(flow.person.clone(), "http://evil.example/cb").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["Invalid"]["input"]["client_id"], flow.client_id);
+    assert_eq!(members().await.unwrap().status(), StatusCode::OK);
+    // Taking orgs:read away takes it from the tokens already issued.
+    let (status, body) = edit(flow.person.clone(), REDIRECT).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = members().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .contains("orgs:read"));
+    let (status, me) = whoami(&app, &access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["token"]["name"], "Deploy Board");
+    let (_, apps) = app.rpc(&flow.person, "list_my_apps", &[]).await;
+    assert_eq!(apps[0]["scopes"], serde_json::json!(["identity:read"]));
 }
