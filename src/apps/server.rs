@@ -1026,6 +1026,19 @@ pub async fn refresh(
                 }
                 None => false,
             };
+        if withdrawn {
+            // And the access token issued with it, which the client never got.
+            sqlx::query(
+                "UPDATE oauth_tokens SET revoked_at = $1 WHERE session_id = $2 AND kind = 'access' \
+                 AND revoked_at IS NULL AND created_at = \
+                 (SELECT created_at FROM oauth_tokens WHERE id = $3)",
+            )
+            .bind(now)
+            .bind(row.session_id)
+            .bind(row.successor_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if !withdrawn {
             sqlx::query(
                 "UPDATE oauth_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",

@@ -94,10 +94,9 @@ pub async fn active_identity(db: &Db, raw: &str) -> Result<Option<TokenIdentity>
         return Ok(None);
     };
     let identity = match token.kind() {
-        TokenKind::OAuth => {
-            super::server::load_oauth_identity(db, &token.digest().to_hex()).await?
+        kind @ (TokenKind::OAuth | TokenKind::OAuthRefresh) => {
+            super::server::load_oauth_identity(db, kind, &token.digest().to_hex()).await?
         }
-        TokenKind::OAuthRefresh => None,
         _ => load_identity(db, &token.digest().to_hex()).await?,
     };
     Ok(identity.filter(|identity| identity.is_accepted(now())))
@@ -467,7 +466,13 @@ pub fn introspection(target: &TokenIdentity) -> Introspection {
                 .unwrap_or_else(|| target.display_name.clone()),
         ),
         scope: Some(target.grant.scopes.to_stored()),
-        token_type: Some("Bearer".into()),
+        token_type: Some(
+            match target.kind {
+                TokenKind::OAuthRefresh => "refresh_token",
+                _ => "Bearer",
+            }
+            .into(),
+        ),
         client_id: Some(match &target.oauth {
             Some(origin) => origin.client_id.clone(),
             None => target.token_id.to_string(),

@@ -1052,7 +1052,9 @@ pub async fn authenticate(
         None => {
             let generation = cache.generation();
             let loaded = match token.kind() {
-                TokenKind::OAuth => load_oauth_identity(db, &digest.to_hex()).await?,
+                TokenKind::OAuth => {
+                    load_oauth_identity(db, TokenKind::OAuth, &digest.to_hex()).await?
+                }
                 // A refresh token buys access tokens at the token endpoint;
                 // it is no bearer token.
                 TokenKind::OAuthRefresh => None,
@@ -1196,25 +1198,34 @@ struct OAuthIdentityRow {
     instance_admin: i64,
 }
 
-/// An OAuth access token: it acts as the person who granted it, with the
-/// granted scopes, in the organizations the grant names (all when it names
-/// none) except those that do not allow applications. Revoking the token,
-/// its family or the grant, or disabling the app, disables it.
+/// An OAuth token: an access token acts as the person who granted it, with
+/// the granted scopes, in the organizations the grant names (all when it
+/// names none) except those that do not allow applications. Revoking the
+/// token, its family or the grant, or disabling the app, disables it. A
+/// refresh token is read the same way for introspection only (spent counts as
+/// disabled); `authenticate` never accepts one.
 pub(crate) async fn load_oauth_identity(
     db: &Db,
+    kind: TokenKind,
     digest_hex: &str,
 ) -> Result<Option<TokenIdentity>, AppError> {
+    let stored_kind = match kind {
+        TokenKind::OAuth => "access",
+        TokenKind::OAuthRefresh => "refresh",
+        _ => return Ok(None),
+    };
     let row: Option<OAuthIdentityRow> = sqlx::query_as(
         "SELECT t.id AS token_id, c.name AS app_name, c.client_id, g.id AS grant_id, \
          t.created_at, t.expires_at, \
-         COALESCE(t.revoked_at, s.revoked_at, g.revoked_at, c.disabled_at) AS disabled_at, \
+         COALESCE(t.revoked_at, t.used_at, s.revoked_at, g.revoked_at, c.disabled_at) AS disabled_at, \
          g.last_used_at, s.scopes, g.restricted_to_orgs, u.id AS user_id, u.display_name, u.email, \
          u.kind AS user_kind, u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin \
          FROM oauth_tokens t JOIN oauth_sessions s ON s.id = t.session_id \
          JOIN oauth_grants g ON g.id = s.grant_id JOIN oauth_clients c ON c.id = g.client_id \
-         JOIN users u ON u.id = g.user_id WHERE t.digest = $1 AND t.kind = 'access'",
+         JOIN users u ON u.id = g.user_id WHERE t.digest = $1 AND t.kind = $2",
     )
     .bind(digest_hex)
+    .bind(stored_kind)
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else {
@@ -1223,7 +1234,7 @@ pub(crate) async fn load_oauth_identity(
     let mut identity = TokenIdentity {
         token_id: row.token_id,
         token_name: row.app_name,
-        kind: TokenKind::OAuth,
+        kind,
         created_at: row.created_at,
         expires_at: Some(row.expires_at),
         disabled_at: row.disabled_at,
@@ -1241,7 +1252,7 @@ pub(crate) async fn load_oauth_identity(
             client_id: row.client_id,
         }),
         grant: TokenGrant {
-            kind: TokenKind::OAuth,
+            kind,
             home_org: None,
             home_group: None,
             home_role: None,

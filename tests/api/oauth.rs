@@ -309,6 +309,24 @@ async fn a_standard_client_runs_the_whole_flow(app: TestApp) {
     assert_eq!(answer["active"], true, "{answer}");
     assert_eq!(answer["client_id"], flow.client_id);
     assert_eq!(answer["scope"], "identity:read orgs:read");
+    // A refresh token is introspected too (RFC 7662 §2.1), but is no bearer token.
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+    let about_refresh: Value = http()
+        .post(format!("{}/oauth/introspect", app.base))
+        .bearer_auth(&admin_token)
+        .form(&[
+            ("token", refresh.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(about_refresh["active"], true, "{about_refresh}");
+    assert_eq!(about_refresh["token_type"], "refresh_token");
+    assert_eq!(whoami(&app, &refresh).await.0, StatusCode::UNAUTHORIZED);
 
     // Consent is remembered: the same request goes straight back with a code.
     let (url, _, _) = authorization_url(&flow, &["identity:read"]);
