@@ -32,11 +32,14 @@ enum Who {
     /// The organization admin's personal token, restricted to another of
     /// their organizations.
     RestrictedPersonalToken,
+    /// An OAuth access token the organization admin granted an app, with
+    /// `identity:read` and `orgs:read`.
+    OAuthAppToken,
 }
 
 use Who::*;
 
-const EVERYONE: [Who; 16] = [
+const EVERYONE: [Who; 17] = [
     Anonymous,
     Outsider,
     OrgUser,
@@ -53,6 +56,7 @@ const EVERYONE: [Who; 16] = [
     ExpiredToken,
     NarrowOrgAdminToken,
     RestrictedPersonalToken,
+    OAuthAppToken,
 ];
 
 /// A caller: a signed-in browser session, a token, or neither.
@@ -123,7 +127,12 @@ enum Need {
 
 /// What a token caller gets from an API route that needs `need`.
 fn token_status(who: Who, need: ApiNeed, success: u16) -> u16 {
-    let reads_org = matches!(who, PersonalToken | OrgUserToken | OrgAdminToken);
+    // An app acting for the organization admin reads like them, and manages
+    // no tokens: it is not an organization or group token.
+    let reads_org = matches!(
+        who,
+        PersonalToken | OrgUserToken | OrgAdminToken | OAuthAppToken
+    );
     match (who, need) {
         (Anonymous | Outsider | OrgUser | OrgAdmin | GroupAdmin | OtherOrgAdmin, _) => 401,
         (DisabledToken | ExpiredToken, _) => 401,
@@ -251,6 +260,8 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
+    let app_token =
+        crate::oauth::access_token_of(&app, &w.oa, &["identity:read", "orgs:read"]).await;
     let (expired_id, expired) = create_token(&app, &w.oa, "", "expired", true).await;
     sqlx::query("UPDATE access_tokens SET expires_at = 1000 WHERE id = $1")
         .bind(expired_id.parse::<i64>().unwrap())
@@ -288,6 +299,7 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
             ExpiredToken => token(&expired),
             NarrowOrgAdminToken => token(&narrow),
             RestrictedPersonalToken => token(&restricted),
+            OAuthAppToken => token(&app_token),
         }
     };
 
@@ -350,7 +362,11 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
                 name: "update_org_settings",
                 group: false,
                 victim: false,
-                extra: &[("allow_org_tokens", "on"), ("allow_group_tokens", "on")],
+                extra: &[
+                    ("allow_org_tokens", "on"),
+                    ("allow_group_tokens", "on"),
+                    ("allow_oauth_apps", "on"),
+                ],
             },
             Box::new(|w| session_status(w, Need::OrgAdmin)),
         ),
@@ -449,7 +465,7 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
             restore(&app).await;
         }
     }
-    assert!(cells >= 450, "the matrix shrank to {cells} cells");
+    assert!(cells >= 480, "the matrix shrank to {cells} cells");
     assert!(
         wrong.is_empty(),
         "{} wrong cells:\n{}",
@@ -572,9 +588,9 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
             .fetch_all(&app.db.pool)
             .await
             .unwrap();
-    let orgs: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, token_max_lifetime_days \
-         FROM organizations ORDER BY id",
+    let orgs: Vec<(i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, token_max_lifetime_days, \
+         allow_oauth_apps FROM organizations ORDER BY id",
     )
     .fetch_all(&app.db.pool)
     .await

@@ -1320,3 +1320,53 @@ async fn editing_an_app_narrows_what_its_tokens_may_do(app: TestApp) {
     let (_, apps) = app.rpc(&flow.person, "list_my_apps", &[]).await;
     assert_eq!(apps[0]["scopes"], serde_json::json!(["identity:read"]));
 }
+
+/// An OAuth access token that `person` granted an app they registered, made
+/// with plain HTTP (for other test files).
+pub async fn access_token_of(app: &TestApp, person: &Client, scopes: &[&str]) -> String {
+    let mut form = vec![("name", "Matrix App"), ("redirect_uris", REDIRECT)];
+    form.extend(scopes.iter().map(|s| ("scopes[]", *s)));
+    let (status, issued) = app.rpc(person, "register_app", &form).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let client_id = issued["client_id"].as_str().unwrap();
+    let secret = issued["client_secret"].as_str().unwrap();
+    let verifier = "v".repeat(43);
+    let challenge = latchkey::apps::server::s256(&verifier);
+    let scope = scopes.join(" ");
+    let form = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("decision", "approve"),
+    ];
+    let back = person
+        .post(format!("{}/oauth/authorize", app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let code = param(
+        &query(back.headers()[header::LOCATION].to_str().unwrap()),
+        "code",
+    )
+    .unwrap();
+    let tokens: Value = http()
+        .post(format!("{}/oauth/token", app.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_string()
+}
