@@ -412,16 +412,19 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "identity:read billing:read")]
     pub scope: Option<String>,
+    /// `Bearer`, or `refresh_token` for an OAuth refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    /// The token's id.
+    /// The token's id; for a token an application holds, the application's
+    /// client ID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
-    /// `personal`, `organization` or `group`.
+    /// `personal`, `organization`, `group`, or `oauth` and `oauth_refresh` for tokens
+    /// an application holds (then `client_id` is the application's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

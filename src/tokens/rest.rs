@@ -304,7 +304,9 @@ pub struct ActingUser<'a> {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenInfo<'a> {
     id: i64,
+    /// The token's name; for an OAuth access token, the application's.
     name: &'a str,
+    /// `personal`, `organization`, `group`, or `oauth` (held by an application).
     kind: &'a str,
     /// What the token may do.
     #[schema(example = json!(["identity:read", "orgs:read"]))]
