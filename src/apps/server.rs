@@ -968,7 +968,7 @@ pub async fn refresh(
     .bind(token.digest().to_hex())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
+    let Some(mut row) = row else {
         return Err(invalid());
     };
     if row.client_id != client.id {
@@ -1006,6 +1006,16 @@ pub async fn refresh(
     .rows_affected()
         == 1;
     if !first_use {
+        // Read again: a racing request may have spent it after the read above
+        // (PostgreSQL re-checks the UPDATE against the committed row, so the
+        // first read can be older than the refusal).
+        let (used_at, successor_id): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT used_at, successor_id FROM oauth_tokens WHERE id = $1")
+                .bind(row.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        row.used_at = used_at;
+        row.successor_id = successor_id;
         let in_grace = row
             .used_at
             .is_some_and(|used| now - used <= REFRESH_REUSE_GRACE_SECS);

@@ -23,6 +23,7 @@ on_both_databases!(
     dynamic_registration_is_off_by_default,
     organizations_own_apps_and_stop_others,
     editing_an_app_narrows_what_its_tokens_may_do,
+    a_second_instance_follows_revocations_and_racing_refreshes,
 );
 
 /// With dynamic client registration on: a public client registers itself and
@@ -1369,4 +1370,72 @@ pub async fn access_token_of(app: &TestApp, person: &Client, scopes: &[&str]) ->
         .await
         .unwrap();
     tokens["access_token"].as_str().unwrap().to_string()
+}
+
+async fn a_second_instance_follows_revocations_and_racing_refreshes(app: TestApp) {
+    let flow = flow(&app).await;
+    let b = app.another_instance(|c| c.auth_sync_millis = 50).await;
+    let tokens = authorized(&app, &flow, &["identity:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    let whoami_on_b = || {
+        http()
+            .get(format!("{b}/api/v1/whoami"))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(whoami_on_b().await.unwrap().status(), StatusCode::OK);
+
+    // The same refresh token sent to both instances at once: one rotation
+    // wins; the loser either gets a pair within the grace period (which
+    // withdraws the winner's) or is refused, so exactly one refresh token lives.
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+    let send = |base: String| {
+        let refresh = refresh.clone();
+        let (id, secret) = (flow.client_id.clone(), flow.secret.clone());
+        async move {
+            http()
+                .post(format!("{base}/oauth/token"))
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let (on_a, on_b) = tokio::join!(send(app.base.clone()), send(b.clone()));
+    assert!(
+        on_a == StatusCode::OK || on_b == StatusCode::OK,
+        "{on_a} {on_b}"
+    );
+    let live: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM oauth_tokens t JOIN oauth_sessions s ON s.id = t.session_id \
+         WHERE t.kind = 'refresh' AND t.used_at IS NULL AND t.revoked_at IS NULL AND s.revoked_at IS NULL",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(live.0, 1, "{on_a} {on_b}");
+
+    // "Revoke access" on A: B refuses the token once it sees the change.
+    let (_, connections) = app.rpc(&flow.person, "list_connections", &[]).await;
+    let grant = connections[0]["grant_id"].to_string();
+    let (status, _) = app
+        .rpc(&flow.person, "revoke_connection", &[("grant_id", &grant)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if whoami_on_b().await.unwrap().status() == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still accepts a revoked app token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
