@@ -6,11 +6,14 @@ use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
 use crate::pages::{
     admin_apps::AppsAdminPage,
+    admin_orgs::OrgsAdminPage,
     admin_scopes::ScopesAdminPage,
+    admin_users::UsersAdminPage,
     api_docs::ApiDocsPage,
     apps::{ConnectionsPage, DeveloperAppsPage, OrgAppsTab},
     group::{GroupLayout, GroupMembersTab, GroupTokensTab},
     home::HomePage,
+    invite::InvitationPage,
     not_found::NotFound,
     org::{OrgAuditTab, OrgGroupsTab, OrgLayout, OrgMembersTab, OrgSettingsTab, OrgTokensTab},
     profile::ProfilePage,
@@ -114,7 +117,7 @@ fn Layout() -> impl IntoView {
                     match session.await {
                         Ok(SessionInfo { user: Some(user), .. }) => view! {
                             <nav class="account" aria-label="Account">
-                                {user.is_instance_admin.then(|| view! { <A href="/admin/scopes">"Scopes"</A> <A href="/admin/apps">"Applications"</A> })}
+                                {user.is_instance_admin.then(|| view! { <A href="/admin/users">"Administration"</A> })}
                                 <A href="/profile">{user.display_name}</A>
                                 <ActionForm action=sign_out>
                                     <button type="submit" class="btn btn-ghost">"Sign out"</button>
@@ -138,6 +141,9 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/scopes") view=ScopesAdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/apps") view=AppsAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=UsersAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orgs") view=OrgsAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:code") view=InvitationPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/connections") view=ConnectionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/apps") view=DeveloperAppsPage ssr=SsrMode::Async/>

@@ -32,6 +32,9 @@ pub fn Field(
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(default = true)] required: bool,
     #[prop(optional)] maxlength: Option<u32>,
+    /// What the field holds before anything is typed.
+    #[prop(optional, into)]
+    value: Option<String>,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let message = move || error.get().and_then(|e| e.field_message(name));
@@ -39,7 +42,10 @@ pub fn Field(
         if kind == "password" {
             None
         } else {
-            error.get().and_then(|e| e.echoed(name))
+            error
+                .get()
+                .and_then(|e| e.echoed(name))
+                .or_else(|| value.clone())
         }
     };
     let error_id = format!("{id}-error");
@@ -83,6 +89,7 @@ pub fn Field(
 #[component]
 pub fn RoleSelect(
     id: &'static str,
+    #[prop(default = "Role")] label: &'static str,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let chosen = move || {
@@ -93,7 +100,7 @@ pub fn RoleSelect(
     };
     view! {
         <div class="field">
-            <label for=id>"Role"</label>
+            <label for=id>{label}</label>
             <select id=id name="role">
                 <option value="user" selected=move || chosen() == "user">"User"</option>
                 <option value="admin" selected=move || chosen() == "admin">"Admin"</option>
@@ -162,7 +169,7 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         }
     }
     match error {
-        AppError::Unauthenticated => view! { <Redirect path="/sign-in"/> }.into_any(),
+        AppError::Unauthenticated => go_to(sign_in_path()).into_any(),
         AppError::NotFound(message) => view! {
             <section class="empty-state">
                 <h1>"Not found"</h1>
@@ -180,6 +187,52 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// Sends the browser to `path`: on the server a real `303 See Other` (so a
+/// page works without JavaScript), in the browser a client-side navigation.
+pub fn go_to(path: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        // Parts of a page may each ask; the first wins, except that setup
+        // (nothing else works before it) beats signing in.
+        let redirecting = options
+            .0
+            .read()
+            .is_ok_and(|parts| parts.headers.contains_key(axum::http::header::LOCATION));
+        if redirecting && path != "/setup" {
+            return ().into_any();
+        }
+        if let Ok(location) = axum::http::HeaderValue::from_str(&path) {
+            options.set_status(axum::http::StatusCode::SEE_OTHER);
+            options.insert_header(axum::http::header::LOCATION, location);
+            return ().into_any();
+        }
+    }
+    view! { <Redirect path/> }.into_any()
+}
+
+/// The sign-in page, asked to come back to the current page afterwards.
+pub fn sign_in_path() -> String {
+    let location = leptos_router::hooks::use_location();
+    let here = format!(
+        "{}{}",
+        location.pathname.get_untracked(),
+        location.search.get_untracked()
+    );
+    if here == "/" || crate::auth::local_path(&here).is_none() {
+        return "/sign-in".into();
+    }
+    let next: String = here
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/sign-in?next={next}")
 }
 
 pub fn loading() -> impl IntoView {

@@ -64,6 +64,19 @@ impl AppError {
         }
     }
 
+    /// The same complaint about another field: a value parsed by a shared
+    /// rule (a new password, say) under the name its form gives it.
+    pub fn on_field(self, name: &str) -> Self {
+        match self {
+            AppError::Invalid { message, input, .. } => AppError::Invalid {
+                field: name.to_string(),
+                message,
+                input,
+            },
+            other => other,
+        }
+    }
+
     /// The message for `field`, if this error is about that field.
     pub fn field_message(&self, name: &str) -> Option<String> {
         match self {

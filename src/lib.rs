@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod account;
 pub mod app;
 pub mod apps;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod orgs;
 pub mod pages;
+pub mod people;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod server;

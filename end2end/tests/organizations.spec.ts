@@ -26,13 +26,13 @@ test('an admin creates an organization, adds a member and creates a group', asyn
   await checkA11y(page, jsEnabled(info));
 
   // Unknown email: a field error, typed value kept.
-  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Email', { exact: true }).fill('nobody@example.com');
   await page.getByRole('button', { name: 'Add member' }).click();
-  await expect(page.getByText('No account has this email.')).toBeVisible();
-  await expect(page.getByLabel('Email')).toHaveValue('nobody@example.com');
+  await expect(page.getByText('No account has this email yet.')).toBeVisible();
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue('nobody@example.com');
 
-  await page.getByLabel('Email').fill(member);
-  await page.getByLabel('Role').selectOption('user');
+  await page.getByLabel('Email', { exact: true }).fill(member);
+  await page.getByLabel('Role', { exact: true }).selectOption('user');
   await page.getByRole('button', { name: 'Add member' }).click();
   const row = page.getByRole('row', { name: new RegExp(`Member ${run}`) });
   await expect(row).toBeVisible();
@@ -56,7 +56,7 @@ test('an admin creates an organization, adds a member and creates a group', asyn
   await groupLink.click();
   await expect(page.getByRole('heading', { level: 1, name: 'Platform' })).toBeVisible();
   await hydrated(page, info);
-  await page.getByLabel('Email').fill(member);
+  await page.getByLabel('Email', { exact: true }).fill(member);
   await page.getByRole('button', { name: 'Add to group' }).click();
   await expect(page.getByRole('row', { name: new RegExp(`Member ${run}`) })).toBeVisible();
   await checkA11y(page, jsEnabled(info));
@@ -86,7 +86,7 @@ test('a member sees the organization in the navigation but no admin controls', a
   await page.getByRole('button', { name: 'Create organization' }).click();
   await expect(page).toHaveURL(new RegExp(`/orgs/${slug}$`));
   await hydrated(page, info);
-  await page.getByLabel('Email').fill(member);
+  await page.getByLabel('Email', { exact: true }).fill(member);
   await page.getByRole('button', { name: 'Add member' }).click();
   await expect(page.getByRole('row', { name: new RegExp(`Member ${run}`) })).toBeVisible();
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -7,7 +7,6 @@ use super::server::{self, ClientRow, GrantError, Lifetimes};
 use crate::access::{Scopes, BUILT_IN_SCOPES};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::server::client::client_ip;
 use crate::server::html::{escape, page};
 use crate::server::request::RequestCtx;
 use crate::server::state::AppState;
@@ -27,19 +26,7 @@ pub const REGISTER_PATH: &str = "/oauth/register";
 
 /// The issuer: the configured public URL, else this request's origin.
 pub fn issuer(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
+    crate::server::request::public_origin(state, headers)
 }
 
 fn lifetimes(state: &AppState) -> Lifetimes {
@@ -307,12 +294,7 @@ async fn signed_in(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<(RequestCtx, Option<CurrentUser>), AppError> {
-    let ip = client_ip(headers, Some(peer), &state.config.trusted_proxies);
-    let ctx = RequestCtx {
-        state: state.clone(),
-        session,
-        ip,
-    };
+    let ctx = RequestCtx::new(state.clone(), session, headers, Some(peer));
     let user = ctx.user().await?;
     Ok((ctx, user))
 }

@@ -1,11 +1,13 @@
 //! Password hashing, sign-in throttling and account creation (server only).
 
-use super::SessionInfo;
+use super::{CurrentUser, SessionInfo};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Db};
-use crate::server::request::{RequestCtx, SESSION_SIGNED_IN_AT_KEY, SESSION_USER_KEY};
+use crate::server::request::{
+    RequestCtx, SESSION_IP_KEY, SESSION_SIGNED_IN_AT_KEY, SESSION_USER_AGENT_KEY, SESSION_USER_KEY,
+};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -248,15 +250,7 @@ pub async fn setup_first_admin(ctx: &RequestCtx, form: FirstAdmin<'_>) -> Result
             "The two passwords do not match.",
         ));
     }
-    let hash = {
-        let _slot = ctx
-            .state
-            .password_checks
-            .acquire()
-            .await
-            .map_err(|_| AppError::Internal)?;
-        hash_password(password).await?
-    };
+    let hash = hash_password_in_turn(ctx, password).await?;
     // The singleton row makes a second, concurrent setup fail instead of
     // creating two instance admins.
     let mut tx = ctx.db().pool.begin().await?;
@@ -300,7 +294,21 @@ pub async fn setup_first_admin(ctx: &RequestCtx, form: FirstAdmin<'_>) -> Result
     start_session(ctx, id).await
 }
 
-async fn start_session(ctx: &RequestCtx, user_id: i64) -> Result<(), AppError> {
+/// Hashes a new password once a slot is free (see `verify_in_turn`).
+pub async fn hash_password_in_turn(
+    ctx: &RequestCtx,
+    password: Password,
+) -> Result<String, AppError> {
+    let _slot = ctx
+        .state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    hash_password(password).await
+}
+
+pub async fn start_session(ctx: &RequestCtx, user_id: i64) -> Result<(), AppError> {
     // A new id at sign-in defeats session fixation.
     ctx.session.cycle_id().await.map_err(session_error)?;
     ctx.session
@@ -311,7 +319,57 @@ async fn start_session(ctx: &RequestCtx, user_id: i64) -> Result<(), AppError> {
         .insert(SESSION_SIGNED_IN_AT_KEY, now())
         .await
         .map_err(session_error)?;
+    ctx.session
+        .insert(SESSION_USER_AGENT_KEY, &ctx.user_agent)
+        .await
+        .map_err(session_error)?;
+    ctx.session
+        .insert(SESSION_IP_KEY, ctx.ip_string().unwrap_or_default())
+        .await
+        .map_err(session_error)?;
     Ok(())
+}
+
+/// Checks that `password` is the signed-in person's own, before a change
+/// that needs it (email, password). Attempts count against the same limit as
+/// sign-ins, so a borrowed session cannot guess the password either.
+pub async fn confirm_password(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    password: &str,
+) -> Result<(), AppError> {
+    let wrong = || AppError::invalid("current_password", "This is not your current password.");
+    let password = Password::parse_attempt(password).map_err(|_| wrong())?;
+    within_request_rate(ctx)?;
+    let account_key = format!("account:{}", user.email);
+    let now = now();
+    let claim = claim_attempt(ctx.db(), &account_key, now).await?;
+    if claim.attempts > ctx.state.config.max_failed_sign_ins_per_account {
+        let minutes = ((claim.window_started_at + THROTTLE_WINDOW_SECS - now).max(60) + 59) / 60;
+        return Err(AppError::TooManyRequests(format!(
+            "Too many wrong passwords. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
+    let stored: Option<(String,)> =
+        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1 AND kind = 'human'")
+            .bind(user.id)
+            .fetch_optional(&ctx.db().pool)
+            .await?;
+    if !verify_in_turn(ctx, password, stored.map(|(hash,)| hash)).await? {
+        return Err(wrong());
+    }
+    sqlx::query("DELETE FROM sign_in_attempts WHERE throttle_key = $1")
+        .bind(&account_key)
+        .execute(&ctx.db().pool)
+        .await?;
+    Ok(())
+}
+
+/// Gives this browser a new session id (after a password change, say), keeping
+/// the person signed in.
+pub async fn renew_session_id(ctx: &RequestCtx) -> Result<(), AppError> {
+    ctx.session.cycle_id().await.map_err(session_error)
 }
 
 fn session_error(err: tower_sessions::session::Error) -> AppError {
@@ -321,7 +379,7 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
 
 /// Refuses a client address that sent too many sign-in or setup requests
 /// lately, whatever their outcome (`LATCHKEY_SIGN_IN_RATE_*`).
-fn within_request_rate(ctx: &RequestCtx) -> Result<(), AppError> {
+pub fn within_request_rate(ctx: &RequestCtx) -> Result<(), AppError> {
     let Some(limits) = &ctx.state.sign_in_limits else {
         return Ok(());
     };

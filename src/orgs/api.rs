@@ -1,7 +1,7 @@
 //! Server functions for organizations and groups: each checks the session, parses
 //! its input and hands over to `server.rs`, which checks the caller's role.
 
-use super::{AuditPage, GroupSummary, GroupView, Member, MyOrg, OrgSettings, OrgView};
+use super::{AuditPage, GroupSummary, GroupView, Member, MyOrg, OrgOverview, OrgSettings, OrgView};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -19,15 +19,48 @@ pub async fn list_my_orgs() -> Result<Vec<MyOrg>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "create_org")]
-pub async fn create_org(name: String, slug: String) -> Result<(), AppError> {
+pub async fn create_org(
+    name: String,
+    slug: String,
+    #[server(default)] admin_email: String,
+) -> Result<(), AppError> {
     async {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
-        let slug = server::create_org_as(&ctx, &user, &name, &slug)
+        let slug = server::create_org_as(&ctx, &user, &name, &slug, &admin_email)
             .await
-            .map_err(|e| e.with_input([("name", name.as_str()), ("slug", slug.as_str())]))?;
+            .map_err(|e| {
+                e.with_input([
+                    ("name", name.as_str()),
+                    ("slug", slug.as_str()),
+                    ("admin_email", admin_email.as_str()),
+                ])
+            })?;
         leptos_axum::redirect(&format!("/orgs/{slug}"));
         Ok(())
+    }
+    .await
+}
+
+/// Admin → Organizations.
+#[server(prefix = "/rpc", endpoint = "list_all_orgs")]
+pub async fn list_all_orgs() -> Result<Vec<OrgOverview>, AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        server::all_orgs(&ctx, &user).await
+    }
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_org")]
+pub async fn delete_org(org: String, confirm: String) -> Result<(), AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        server::delete_org(&ctx, &user, &org, &confirm)
+            .await
+            .map_err(|e| e.with_input([("confirm", confirm.as_str())]))
     }
     .await
 }

@@ -110,3 +110,16 @@ pub struct AuditPage {
 }
 
 pub const AUDIT_PAGE_SIZE: i64 = 25;
+
+/// An organization as Admin → Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OrgOverview {
+    pub slug: String,
+    pub name: String,
+    pub members: i64,
+    pub groups: i64,
+    /// Organization and group tokens.
+    pub tokens: i64,
+    pub created_at: i64,
+}

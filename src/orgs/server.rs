@@ -2,8 +2,8 @@
 //! something checks the caller's role here, whatever the page showed them.
 
 use super::{
-    AuditEntry, AuditPage, GroupLink, GroupSummary, GroupView, Member, MyOrg, OrgSettings,
-    AUDIT_PAGE_SIZE,
+    AuditEntry, AuditPage, GroupLink, GroupSummary, GroupView, Member, MyOrg, OrgOverview,
+    OrgSettings, AUDIT_PAGE_SIZE,
 };
 use crate::access::{self, Action, Caller, GroupStanding, Standing, TokensOf};
 use crate::auth::CurrentUser;
@@ -284,14 +284,93 @@ pub async fn create_org(
     Ok(slug)
 }
 
+/// An instance admin creates an organization; its first admin is the person
+/// with `admin_email`, or the instance admin when that is empty.
 pub async fn create_org_as(
     ctx: &RequestCtx,
     user: &CurrentUser,
     name: &str,
     slug: &str,
+    admin_email: &str,
 ) -> Result<Slug, AppError> {
     access::decide(person(user), Action::AdministerInstance)?;
-    create_org(ctx.db(), &ctx.actor(user), name, slug, user.id).await
+    let admin_id = if admin_email.trim().is_empty() {
+        user.id
+    } else {
+        let email = Email::parse(admin_email).map_err(|e| e.on_field("admin_email"))?;
+        let (id, _) = find_person(ctx.db(), &email).await?.ok_or_else(|| {
+            AppError::invalid(
+                "admin_email",
+                "No account has this email. Invite them first, or leave this empty to be the admin yourself.",
+            )
+        })?;
+        id
+    };
+    create_org(ctx.db(), &ctx.actor(user), name, slug, admin_id).await
+}
+
+/// Every organization on the instance, for its admins.
+pub async fn all_orgs(ctx: &RequestCtx, user: &CurrentUser) -> Result<Vec<OrgOverview>, AppError> {
+    access::decide(person(user), Action::AdministerInstance)?;
+    Ok(sqlx::query_as::<_, OrgOverview>(
+        "SELECT o.slug, o.name, o.created_at, \
+         (SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
+           WHERE m.org_id = o.id AND u.kind = 'human') AS members, \
+         (SELECT COUNT(*) FROM groups g WHERE g.org_id = o.id) AS groups, \
+         (SELECT COUNT(*) FROM access_tokens t WHERE t.org_id = o.id) AS tokens \
+         FROM organizations o ORDER BY LOWER(o.name), o.id",
+    )
+    .fetch_all(&ctx.db().pool)
+    .await?)
+}
+
+/// Deletes an organization with its groups, tokens (and their technical
+/// users), applications and invitations. `confirm` must repeat its URL name.
+pub async fn delete_org(
+    ctx: &RequestCtx,
+    user: &CurrentUser,
+    slug: &str,
+    confirm: &str,
+) -> Result<(), AppError> {
+    access::decide(person(user), Action::AdministerInstance)?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&ctx.db().pool)
+            .await?;
+    let (org_id, name) = row.ok_or_else(|| AppError::not_found("Organization"))?;
+    if confirm.trim() != slug {
+        return Err(AppError::invalid(
+            "confirm",
+            format!("Type {slug} to confirm."),
+        ));
+    }
+    let mut tx = ctx.db().pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM users WHERE kind = 'technical' \
+         AND id IN (SELECT user_id FROM access_tokens WHERE org_id = $1)",
+    )
+    .bind(org_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    // Recorded after the delete: the event outlives the organization.
+    audit::record(
+        &mut *tx,
+        &ctx.actor(user),
+        "org.deleted",
+        Target {
+            label: &name,
+            detail: Some(json!({ "slug": slug })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    ctx.db().commit_auth_change(tx).await?;
+    Ok(())
 }
 
 /// A member list: an organization's or one of its groups'. Both are the same
@@ -615,7 +694,7 @@ pub async fn add_org_member(
     let (member_id, _) = find_person(ctx.db(), &email).await?.ok_or_else(|| {
         AppError::invalid(
             "email",
-            "No account has this email. Ask your instance admin to create it first.",
+            "No account has this email yet. Invite them below: the invitation adds them when they accept it.",
         )
     })?;
     let roster = Roster::Org { org_id: org.id };

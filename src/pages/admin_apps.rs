@@ -14,12 +14,7 @@ pub fn AppsAdminPage() -> impl IntoView {
     let error = action_error(toggle);
     view! {
         <Title text="Applications"/>
-        {with_user(|_| view! {
-            <header class="page-head">
-                <p class="eyebrow">"Instance administration"</p>
-                <h1>"Applications"</h1>
-            </header>
-        })}
+        {with_user(|user| user.is_instance_admin.then(|| super::admin_users::admin_head("Applications")))}
         <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match apps.await {

@@ -11,12 +11,7 @@ use leptos_meta::Title;
 pub fn ScopesAdminPage() -> impl IntoView {
     view! {
         <Title text="Scopes"/>
-        {with_user(|_| view! {
-            <header class="page-head">
-                <p class="eyebrow">"Instance administration"</p>
-                <h1>"Scopes"</h1>
-            </header>
-        })}
+        {with_user(|user| user.is_instance_admin.then(|| super::admin_users::admin_head("Scopes")))}
         <ScopesPanel/>
     }
 }

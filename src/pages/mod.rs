@@ -1,13 +1,17 @@
 //! One routed page per file.
 
 pub mod admin_apps;
+pub mod admin_orgs;
 pub mod admin_scopes;
+pub mod admin_users;
 pub mod api_docs;
 pub mod apps;
 pub mod group;
 pub mod home;
+pub mod invite;
 pub mod not_found;
 pub mod org;
+pub mod people;
 pub mod profile;
 pub mod setup;
 pub mod sign_in;
@@ -15,10 +19,9 @@ pub mod tokens;
 
 use crate::app::Auth;
 use crate::auth::{CurrentUser, SessionInfo};
-use crate::components::ErrorView;
+use crate::components::{go_to, sign_in_path, ErrorView};
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 /// Renders `page` for the signed-in user; sends anyone else to sign in (or to
 /// the one-time setup while no account exists).
@@ -33,8 +36,8 @@ pub fn with_user<V: IntoView + 'static>(
                 Suspend::new(async move {
                     match auth.session.await {
                         Ok(SessionInfo { user: Some(user), .. }) => page(user).into_any(),
-                        Ok(SessionInfo { needs_setup: true, .. }) => view! { <Redirect path="/setup"/> }.into_any(),
-                        Ok(_) => view! { <Redirect path="/sign-in"/> }.into_any(),
+                        Ok(SessionInfo { needs_setup: true, .. }) => go_to("/setup".into()).into_any(),
+                        Ok(_) => go_to(sign_in_path()).into_any(),
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                     }
                 })

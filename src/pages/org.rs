@@ -1,6 +1,7 @@
 //! Organization page: Members and Groups tabs, and for admins Access Tokens,
 //! Audit and Settings.
 
+use super::people::{invitation_rows, InvitationDialog};
 use super::tokens::TokensPanel;
 use super::{param, Loaded};
 use crate::components::{
@@ -13,6 +14,8 @@ use crate::orgs::api::{
     CreateGroup, DeleteGroup, RemoveOrgMember, SetOrgMemberRole, UpdateOrgSettings,
 };
 use crate::orgs::{AuditPage, Member, OrgView};
+use crate::people::api::{list_org_invitations, InviteToOrg, WithdrawOrgInvitation};
+use crate::people::IssuedInvitation;
 use crate::tokens::api::{list_token_requests, DecideTokenRequest};
 use crate::tokens::TokenScope;
 use leptos::prelude::*;
@@ -156,6 +159,27 @@ pub fn OrgMembersTab() -> impl IntoView {
             .get()
             .or_else(|| action_error(remove).get())
     });
+    let invite = ServerAction::<InviteToOrg>::new();
+    let withdraw = ServerAction::<WithdrawOrgInvitation>::new();
+    // Asked only of admins, so a member's page makes no refused request.
+    let invitations = Resource::new(
+        move || (slug.get(), invite.version().get(), withdraw.version().get()),
+        |(slug, ..)| async move {
+            match get_org(slug.clone()).await {
+                Ok(org) if org.is_admin() => list_org_invitations(slug).await.map(Some),
+                _ => Ok(None),
+            }
+        },
+    );
+    let invite_error = action_error(invite);
+    let withdraw_error = action_error(withdraw);
+    let fresh = RwSignal::new(None::<IssuedInvitation>);
+    Effect::new(move |_| {
+        if let Some(issued) = invite.value().get().and_then(Result::ok) {
+            invite.value().set(None);
+            fresh.set(Some(issued));
+        }
+    });
     view! {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
@@ -212,6 +236,44 @@ pub fn OrgMembersTab() -> impl IntoView {
                 .into_any()
             })}
         </Suspense>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let Ok(Some(pending)) = invitations.await else { return ().into_any() };
+                let org_slug = slug.get_untracked();
+                view! {
+                    <section class="card">
+                        <h2>"Invite someone new"</h2>
+                        <p class="muted">"For someone without an account: a one-time link, valid for 7 days, with which they choose their name and password and join this organization. Latchkey does not send email: copy the link and send it yourself."</p>
+                        <ActionForm action=invite>
+                            <FormAlert error=invite_error/>
+                            <input type="hidden" name="org" value=slug.get_untracked()/>
+                            <div class="field-row">
+                                <Field id="invite-member-email" name="email" label="Email address" kind="email" error=invite_error/>
+                                <RoleSelect id="invite-member-role" label="Joins as" error=invite_error/>
+                            </div>
+                            <button type="submit" class="btn btn-primary">"Create invitation link"</button>
+                        </ActionForm>
+                        {(!pending.is_empty()).then(move || view! {
+                            <h3>"Not accepted yet"</h3>
+                            <FormAlert error=withdraw_error/>
+                            {invitation_rows(pending, move |invitation| {
+                                let (id, email, org) = (invitation.id, invitation.email.clone(), org_slug.clone());
+                                view! {
+                                    <ActionForm action=withdraw>
+                                        <input type="hidden" name="org" value=org/>
+                                        <input type="hidden" name="id" value=id/>
+                                        <button type="submit" class="btn btn-small btn-danger-ghost">
+                                            "Withdraw"<span class="visually-hidden">" the invitation of " {email}</span>
+                                        </button>
+                                    </ActionForm>
+                                }.into_any()
+                            })}
+                        })}
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
+        <InvitationDialog fresh/>
     }
 }
 

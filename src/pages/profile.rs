@@ -1,5 +1,13 @@
+//! Profile → Account: name, email, password and sessions.
+
 use super::with_user;
-use crate::components::{Tab, Tabs};
+use crate::account::api::{
+    list_my_sessions, ChangeDisplayName, ChangeEmail, ChangePassword, EndOtherSessions, EndSession,
+};
+use crate::account::SessionView;
+use crate::components::{
+    action_error, format_datetime, loading, ErrorView, Field, FormAlert, Saved, Tab, Tabs,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -17,7 +25,7 @@ pub(crate) fn profile_tabs() -> impl IntoView {
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     view! {
-        <Title text="Your profile"/>
+        <Title text="Your account"/>
         {with_user(|user| view! {
             <header class="page-head">
                 <p class="eyebrow">"Profile"</p>
@@ -27,11 +35,140 @@ pub fn ProfilePage() -> impl IntoView {
             <section class="card">
                 <dl class="facts">
                     <dt>"Email"</dt><dd>{user.email.clone()}</dd>
-                    <dt>"Display name"</dt><dd>{user.display_name.clone()}</dd>
                     <dt>"Instance role"</dt>
-                    <dd>{if user.is_instance_admin { "Instance admin (may create organizations)" } else { "Member" }}</dd>
+                    <dd>{if user.is_instance_admin { "Instance admin (manages accounts and organizations)" } else { "Member" }}</dd>
                 </dl>
             </section>
         })}
+        <AccountForms/>
+        <Sessions/>
+    }
+}
+
+#[component]
+fn AccountForms() -> impl IntoView {
+    let name = ServerAction::<ChangeDisplayName>::new();
+    let email = ServerAction::<ChangeEmail>::new();
+    let password = ServerAction::<ChangePassword>::new();
+    let name_error = action_error(name);
+    let email_error = action_error(email);
+    let password_error = action_error(password);
+    with_user(move |user| {
+        view! {
+            <section class="card">
+                <h2>"Display name"</h2>
+                <ActionForm action=name>
+                    <FormAlert error=name_error/>
+                    <Field id="account-name" name="display_name" label="Display name" maxlength=80 autocomplete="name"
+                        value=user.display_name.clone() error=name_error/>
+                    <button type="submit" class="btn btn-primary">"Save name"</button>
+                    <Saved action=name text="Name saved."/>
+                </ActionForm>
+            </section>
+            <section class="card">
+                <h2>"Email"</h2>
+                <p class="muted">"You sign in with it. Enter your current password to change it."</p>
+                <ActionForm action=email>
+                    <FormAlert error=email_error/>
+                    <div class="field-row">
+                        <Field id="account-email" name="email" label="New email" kind="email" autocomplete="email" error=email_error/>
+                        <Field id="account-email-password" name="current_password" label="Current password" kind="password" autocomplete="current-password" error=email_error/>
+                    </div>
+                    <button type="submit" class="btn btn-primary">"Change email"</button>
+                    <Saved action=email text="Email changed."/>
+                </ActionForm>
+            </section>
+            <section class="card">
+                <h2>"Password"</h2>
+                <p class="muted">"Changing it signs you out everywhere else."</p>
+                <ActionForm action=password>
+                    <FormAlert error=password_error/>
+                    <Field id="account-current-password" name="current_password" label="Current password" kind="password" autocomplete="current-password" error=password_error/>
+                    <div class="field-row">
+                        <Field id="account-new-password" name="new_password" label="New password" kind="password" autocomplete="new-password"
+                            hint="At least 12 characters." error=password_error/>
+                        <Field id="account-new-password-confirm" name="new_password_confirm" label="New password again" kind="password" autocomplete="new-password" error=password_error/>
+                    </div>
+                    <button type="submit" class="btn btn-primary">"Change password"</button>
+                    <Saved action=password text="Password changed. Your other sessions were signed out."/>
+                </ActionForm>
+            </section>
+        }
+    })
+}
+
+#[component]
+fn Sessions() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (end.version().get(), end_others.version().get()),
+        |_| list_my_sessions(),
+    );
+    let error = Signal::derive(move || {
+        action_error(end)
+            .get()
+            .or_else(|| action_error(end_others).get())
+    });
+    view! {
+        <section class="card">
+            <h2>"Sessions"</h2>
+            <p class="muted">"Browsers signed in as you. Sign out any you do not recognise, then change your password."</p>
+            <FormAlert error/>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(sessions) => {
+                            let others = sessions.iter().filter(|s| !s.current).count();
+                            view! {
+                                <ul class="session-list">
+                                    {sessions.into_iter().map(|session| view! { <SessionItem session end/> }).collect_view()}
+                                </ul>
+                                {(others > 0).then(|| view! {
+                                    <ActionForm action=end_others>
+                                        <button type="submit" class="btn btn-danger-ghost">"Sign out everywhere else"</button>
+                                    </ActionForm>
+                                })}
+                            }.into_any()
+                        }
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn SessionItem(session: SessionView, end: ServerAction<EndSession>) -> impl IntoView {
+    let SessionView {
+        handle,
+        current,
+        browser,
+        ip,
+        signed_in_at,
+        last_seen_at,
+    } = session;
+    let place = if ip.is_empty() {
+        "an unknown address".to_string()
+    } else {
+        ip
+    };
+    view! {
+        <li class="session">
+            <div>
+                <strong>{browser.clone()}</strong>
+                {current.then(|| view! { " " <span class="badge badge-accent">"This browser"</span> })}
+                <p class="muted">
+                    {format!("From {place}. Signed in {}; last active {}.", format_datetime(signed_in_at), format_datetime(last_seen_at))}
+                </p>
+            </div>
+            {(!current).then(|| view! {
+                <ActionForm action=end>
+                    <input type="hidden" name="handle" value=handle/>
+                    <button type="submit" class="btn btn-small btn-danger-ghost">"Sign out"<span class="visually-hidden">" " {browser}</span></button>
+                </ActionForm>
+            })}
+        </li>
     }
 }

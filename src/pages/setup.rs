@@ -1,10 +1,9 @@
 use crate::app::Auth;
 use crate::auth::api::SetupFirstAdmin;
 use crate::auth::SessionInfo;
-use crate::components::{action_error, loading, Field, FormAlert};
+use crate::components::{action_error, go_to, loading, Field, FormAlert};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 
 /// The one-time page that creates the first (instance admin) account.
 #[component]
@@ -36,7 +35,7 @@ pub fn SetupPage() -> impl IntoView {
                         </section>
                     }
                     .into_any(),
-                    _ => view! { <Redirect path="/"/> }.into_any(),
+                    _ => go_to("/".into()).into_any(),
                 }
             })}
         </Suspense>

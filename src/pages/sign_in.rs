@@ -1,10 +1,9 @@
 use crate::app::Auth;
 use crate::auth::api::SignIn;
 use crate::auth::SessionInfo;
-use crate::components::{action_error, loading, Field, FormAlert};
+use crate::components::{action_error, go_to, loading, Field, FormAlert};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -27,10 +26,10 @@ pub fn SignInPage() -> impl IntoView {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match auth.session.await {
-                    Ok(SessionInfo { needs_setup: true, .. }) => view! { <Redirect path="/setup"/> }.into_any(),
+                    Ok(SessionInfo { needs_setup: true, .. }) => go_to("/setup".into()).into_any(),
                     Ok(SessionInfo { user: Some(_), .. }) => match next() {
                         Some(next) => view! { <p class="card narrow">"Signed in. "<a href=next rel="external">"Continue"</a></p> }.into_any(),
-                        None => view! { <Redirect path="/"/> }.into_any(),
+                        None => go_to("/".into()).into_any(),
                     },
                     _ => {
                         let fields = view! {

@@ -7,6 +7,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use leptos::prelude::use_context;
 use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
@@ -17,12 +18,37 @@ pub const SESSION_USER_KEY: &str = "user_id";
 pub const SESSION_SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// When the session was last extended; written at most once a minute, which
 /// saves the session and so moves its idle expiry.
-const SESSION_SEEN_AT_KEY: &str = "seen_at";
+pub const SESSION_SEEN_AT_KEY: &str = "seen_at";
+/// The browser and address that signed in, for the person's Sessions list.
+pub const SESSION_USER_AGENT_KEY: &str = "user_agent";
+pub const SESSION_IP_KEY: &str = "ip";
 
 pub struct RequestCtx {
     pub state: AppState,
     pub session: Session,
     pub ip: Option<IpAddr>,
+    /// The request's `User-Agent`, cut to a sensible length.
+    pub user_agent: String,
+    /// This site's address as people reach it, for links shown to them.
+    pub public_origin: String,
+}
+
+/// This site's origin: `LATCHKEY_PUBLIC_URL` when set, else the request's
+/// `Host` with the scheme the cookies are configured for.
+pub fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 impl RequestCtx {
@@ -37,8 +63,31 @@ impl RequestCtx {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let ip = client_ip(&parts.headers, peer, &state.config.trusted_proxies);
-        Ok(RequestCtx { state, session, ip })
+        Ok(RequestCtx::new(state, session, &parts.headers, peer))
+    }
+
+    /// For handlers outside Leptos that read the session themselves.
+    pub fn new(
+        state: AppState,
+        session: Session,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        let ip = client_ip(headers, peer, &state.config.trusted_proxies);
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        RequestCtx {
+            public_origin: public_origin(&state, headers),
+            state,
+            session,
+            ip,
+            user_agent,
+        }
     }
 
     pub fn db(&self) -> &super::db::Db {
@@ -107,6 +156,13 @@ impl RequestCtx {
             display_name,
             is_instance_admin: admin != 0,
         }))
+    }
+
+    /// The key this request's session is stored under, once it has one.
+    pub fn session_key(&self) -> Option<String> {
+        self.session
+            .id()
+            .map(|id| super::session_store::session_key(&id))
     }
 
     pub async fn require_user(&self) -> Result<CurrentUser, AppError> {

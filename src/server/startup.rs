@@ -309,6 +309,9 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
             if let Err(err) = crate::apps::server::prune(&db).await {
                 tracing::warn!(error = %err, "could not prune spent OAuth codes and tokens");
             }
+            if let Err(err) = crate::people::server::prune(&db).await {
+                tracing::warn!(error = %err, "could not prune old invitations");
+            }
             // Forget addresses whose limits have refilled, so the tables stay small.
             for limits in [&limits.rate_limits, &limits.introspection_limits]
                 .into_iter()

@@ -87,6 +87,8 @@ pub fn digest_of(secret: &str) -> TokenDigest {
 
 pub const CLIENT_SECRET_PREFIX: &str = "lks_";
 pub const AUTHORIZATION_CODE_PREFIX: &str = "lkc_";
+/// An invitation link's secret.
+pub const INVITATION_PREFIX: &str = "lki_";
 
 impl PlainToken {
     pub fn generate(kind: TokenKind) -> Self {

@@ -12,6 +12,7 @@
 //! "already shown" and never mints or reveals anything again.
 
 use crate::apps::IssuedCredentials;
+use crate::people::IssuedInvitation;
 use crate::server::html::{escape, page};
 use crate::server::security::request_cookie;
 use crate::server::state::AppState;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 /// The server functions whose answer carries a secret shown once.
 const CREATE_PATH: &str = "/rpc/create_token";
 const APP_SECRET_PATHS: [&str; 2] = ["/rpc/register_app", "/rpc/rotate_app_secret"];
+const INVITATION_PATHS: [&str; 2] = ["/rpc/invite_person", "/rpc/invite_to_org"];
 /// Where the script-free secret page lives.
 pub const SHOW_PATH: &str = "/tokens/new";
 const COOKIE: &str = "latchkey_new_token";
@@ -39,11 +41,43 @@ struct Pending {
     created: Secret,
 }
 
-/// The secret to show: a new token's, or an OAuth application's credentials.
+/// The secret to show: a new token's, an OAuth application's credentials, or
+/// an invitation link.
 #[derive(Serialize, Deserialize)]
 enum Secret {
     Token(Box<CreatedToken>),
     App(IssuedCredentials),
+    Invitation(IssuedInvitation),
+}
+
+/// Which secret a server function's answer carries, if it is one of them.
+#[derive(Clone, Copy)]
+enum Carries {
+    Token,
+    App,
+    Invitation,
+}
+
+impl Carries {
+    fn of(path: &str) -> Option<Self> {
+        if path == CREATE_PATH {
+            Some(Carries::Token)
+        } else if APP_SECRET_PATHS.contains(&path) {
+            Some(Carries::App)
+        } else if INVITATION_PATHS.contains(&path) {
+            Some(Carries::Invitation)
+        } else {
+            None
+        }
+    }
+
+    fn read(self, bytes: &[u8]) -> serde_json::Result<Secret> {
+        Ok(match self {
+            Carries::Token => Secret::Token(Box::new(serde_json::from_slice(bytes)?)),
+            Carries::App => Secret::App(serde_json::from_slice(bytes)?),
+            Carries::Invitation => Secret::Invitation(serde_json::from_slice(bytes)?),
+        })
+    }
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -66,29 +100,24 @@ pub async fn show_new_token_without_js(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    let for_token = path == CREATE_PATH;
-    let plain_form_post = (for_token || APP_SECRET_PATHS.contains(&path))
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"));
+    let carries = Carries::of(request.uri().path());
+    let plain_form_post = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
     let response = next.run(request).await;
-    if !plain_form_post || response.headers().contains_key("serverfnerror") {
+    let Some(carries) = carries.filter(|_| plain_form_post) else {
+        return response;
+    };
+    if response.headers().contains_key("serverfnerror") {
         return response;
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let created = if for_token {
-        serde_json::from_slice::<CreatedToken>(&bytes)
-            .map(|created| Secret::Token(Box::new(created)))
-    } else {
-        serde_json::from_slice::<IssuedCredentials>(&bytes).map(Secret::App)
-    };
-    let Ok(created) = created else {
+    let Ok(created) = carries.read(&bytes) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let pending = Pending {
@@ -146,6 +175,7 @@ pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Res
         (Some(pending), true) => match &pending.created {
             Secret::Token(created) => render(created),
             Secret::App(issued) => render_app(issued),
+            Secret::Invitation(issued) => render_invitation(issued),
         },
         _ => render_gone(),
     };
@@ -245,6 +275,26 @@ fn render_app(issued: &IssuedCredentials) -> String {
             back = escape(&issued.manage_at),
             name = escape(&issued.name),
             client_id = escape(&issued.client_id),
+        ),
+    )
+}
+
+fn render_invitation(issued: &IssuedInvitation) -> String {
+    page(
+        "Invitation link",
+        &format!(
+            r#"<section class="card narrow" aria-labelledby="new-invitation-title">
+<h1 id="new-invitation-title">Send this link to {email}</h1>
+<p class="alert alert-warning" role="alert"><strong>This is the only time the link is shown.</strong> Whoever opens it can make the account, once, within 7 days. Send it to {email} privately; Latchkey keeps only a fingerprint.</p>
+<div class="field">
+<label for="new-invitation-link">Invitation link</label>
+<input id="new-invitation-link" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{link}">
+</div>
+<p><a class="btn btn-primary" href="{back}">Done, I have copied it</a></p>
+</section>"#,
+            email = escape(&issued.email),
+            link = escape(&issued.link),
+            back = escape(&issued.manage_at),
         ),
     )
 }

@@ -21,7 +21,7 @@ on_both_databases!(
 async fn first_visit_offers_setup_until_an_admin_exists(app: TestApp) {
     let client = app.client();
     let res = app.get(&client, "/").await;
-    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/setup");
     let page = app.get(&client, "/setup").await.text().await.unwrap();
     assert!(page.contains("Create admin account"), "setup form missing");
@@ -30,7 +30,7 @@ async fn first_visit_offers_setup_until_an_admin_exists(app: TestApp) {
     let res = app.get(&app.client(), "/setup").await;
     assert_eq!(
         res.status(),
-        StatusCode::FOUND,
+        StatusCode::SEE_OTHER,
         "setup must not be offered twice"
     );
     let res = app.get(&app.client(), "/").await;

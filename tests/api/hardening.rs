@@ -2,7 +2,7 @@
 //! instances and races, a token cannot mint longer-lived ones, a leaked token
 //! cannot come back, and nothing secret or personal is cached.
 
-use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
+use crate::helpers::{futures_join_all, spawn_app_with, Backend, TestApp, PASSWORD};
 use crate::on_both_databases;
 use crate::org_tokens::{api, create_token, ok, world};
 use reqwest::{header, Client, Method, StatusCode};
@@ -596,21 +596,6 @@ async fn parallel_wrong_passwords_are_evaluated_at_most_the_limit(app: TestApp) 
         .unwrap()
         .status();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-}
-
-/// Runs futures side by side and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future + Send + 'static>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.unwrap());
-    }
-    out
 }
 
 /// Settings-specific scenarios run on SQLite: what they prove does not

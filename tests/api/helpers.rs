@@ -268,3 +268,18 @@ pub fn error_kind(body: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Runs futures side by side and collects their outputs in order.
+pub async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}

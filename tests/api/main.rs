@@ -11,6 +11,7 @@ mod oauth;
 mod org_tokens;
 mod orgs;
 mod pages;
+mod people;
 mod scopes;
 mod spec;
 mod token_lifecycle;

@@ -217,10 +217,14 @@ async fn unknown_organization_page_is_404(app: TestApp) {
     let res = app.get(&app.client(), "/orgs/nothing-here").await;
     assert_eq!(
         res.status(),
-        StatusCode::FOUND,
+        StatusCode::SEE_OTHER,
         "anonymous visitors are sent to sign in"
     );
-    assert_eq!(res.headers()["location"], "/sign-in");
+    assert_eq!(
+        res.headers()["location"],
+        "/sign-in?next=/orgs/nothing-here",
+        "and come back afterwards"
+    );
 }
 
 async fn signed_in_pages_render_members_and_tabs(app: TestApp) {
