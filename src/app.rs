@@ -50,6 +50,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub session: Resource<Result<SessionInfo, AppError>>,
+    /// Moved after a change to the person's own account (their name, say),
+    /// so every page reads the session again.
+    pub changed: RwSignal<u32>,
 }
 
 #[component]
@@ -91,11 +94,18 @@ fn Layout() -> impl IntoView {
     let location = use_location();
     // Signing in, setting up and signing out all end in a redirect, so a new
     // path is when the session may have changed.
+    let changed = RwSignal::new(0);
     let session = Resource::new(
-        move || (location.pathname.get(), sign_out.version().get()),
+        move || {
+            (
+                location.pathname.get(),
+                sign_out.version().get(),
+                changed.get(),
+            )
+        },
         |_| get_session(),
     );
-    provide_context(Auth { session });
+    provide_context(Auth { session, changed });
 
     // Lets browser tests wait until the page is interactive.
     Effect::new(move |_| {

@@ -53,6 +53,18 @@ fn AccountForms() -> impl IntoView {
     let name_error = action_error(name);
     let email_error = action_error(email);
     let password_error = action_error(password);
+    let auth = expect_context::<crate::app::Auth>();
+    // Each value is read every time, so all three stay tracked.
+    Effect::new(move |_| {
+        let saved = [
+            name.value().with(|v| matches!(v, Some(Ok(_)))),
+            email.value().with(|v| matches!(v, Some(Ok(_)))),
+            password.value().with(|v| matches!(v, Some(Ok(_)))),
+        ];
+        if saved.contains(&true) {
+            auth.changed.update(|n| *n += 1);
+        }
+    });
     with_user(move |user| {
         view! {
             <section class="card">
@@ -101,8 +113,15 @@ fn AccountForms() -> impl IntoView {
 fn Sessions() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
+    let auth = expect_context::<crate::app::Auth>();
     let sessions = Resource::new(
-        move || (end.version().get(), end_others.version().get()),
+        move || {
+            (
+                end.version().get(),
+                end_others.version().get(),
+                auth.changed.get(),
+            )
+        },
         |_| list_my_sessions(),
     );
     let error = Signal::derive(move || {
