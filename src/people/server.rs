@@ -480,8 +480,9 @@ fn spent_or_unknown() -> AppError {
 
 /// What an invitation link offers, while it can still be accepted.
 pub async fn invitation(db: &Db, secret: &str) -> Result<InvitationView, AppError> {
-    let row: Option<(String, Option<String>, Option<String>, String, i64)> = sqlx::query_as(
-        "SELECT i.email, o.name, i.org_role, COALESCE(u.display_name, 'A former member'), i.expires_at \
+    let row: Option<OfferRow> = sqlx::query_as(
+        "SELECT i.email, o.name AS organization, i.org_role, \
+         COALESCE(u.display_name, 'A former member') AS invited_by, i.expires_at \
          FROM invitations i LEFT JOIN organizations o ON o.id = i.org_id \
          LEFT JOIN users u ON u.id = i.invited_by \
          WHERE i.secret_digest = $1 AND i.accepted_at IS NULL AND i.expires_at > $2",
@@ -490,14 +491,33 @@ pub async fn invitation(db: &Db, secret: &str) -> Result<InvitationView, AppErro
     .bind(now())
     .fetch_optional(&db.pool)
     .await?;
-    let (email, organization, role, invited_by, expires_at) = row.ok_or_else(spent_or_unknown)?;
+    let row = row.ok_or_else(spent_or_unknown)?;
     Ok(InvitationView {
-        email,
-        organization,
-        role: role.as_deref().map(Role::from_db),
-        invited_by,
-        expires_at,
+        email: row.email,
+        organization: row.organization,
+        role: row.org_role.as_deref().map(Role::from_db),
+        invited_by: row.invited_by,
+        expires_at: row.expires_at,
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct OfferRow {
+    email: String,
+    organization: Option<String>,
+    org_role: Option<String>,
+    invited_by: String,
+    expires_at: i64,
+}
+
+/// An invitation as it is spent.
+#[derive(sqlx::FromRow)]
+struct SpentRow {
+    id: i64,
+    email: String,
+    instance_admin: i64,
+    org_id: Option<i64>,
+    org_role: Option<String>,
 }
 
 /// Makes the invitee's account (and membership), spends the invitation and
@@ -524,7 +544,7 @@ pub async fn accept(
     let hash = hash_password_in_turn(ctx, password).await?;
     let now = now();
     let mut tx = ctx.db().pool.begin().await?;
-    let spent: Option<(i64, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    let spent: Option<SpentRow> = sqlx::query_as(
         "UPDATE invitations SET accepted_at = $2 WHERE secret_digest = $1 AND accepted_at IS NULL \
          AND expires_at > $2 RETURNING id, email, instance_admin, org_id, org_role",
     )
@@ -532,8 +552,13 @@ pub async fn accept(
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let (invitation_id, email, instance_admin, org_id, role) =
-        spent.ok_or_else(spent_or_unknown)?;
+    let SpentRow {
+        id: invitation_id,
+        email,
+        instance_admin,
+        org_id,
+        org_role: role,
+    } = spent.ok_or_else(spent_or_unknown)?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (kind, email, display_name, password_hash, is_instance_admin, created_at) \
          VALUES ('human', $1, $2, $3, $4, $5) RETURNING id",
