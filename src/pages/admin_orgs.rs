@@ -98,10 +98,10 @@ fn OrgRow(org: OrgOverview, delete: ServerAction<DeleteOrg>) -> impl IntoView {
     view! {
         <tr>
             <th scope="row"><a href=format!("/orgs/{slug}")>{name.clone()}</a><br/><span class="muted">{slug.clone()}</span></th>
-            <td>{members}</td>
-            <td>{groups}</td>
-            <td>{tokens}</td>
-            <td>{format_date(created_at)}</td>
+            <td data-label="Members">{members}</td>
+            <td data-label="Groups">{groups}</td>
+            <td data-label="Tokens">{tokens}</td>
+            <td data-label="Created">{format_date(created_at)}</td>
             <td class="actions">
                 <details class="confirm">
                     <summary class="btn btn-small btn-danger-ghost">"Delete"<span class="visually-hidden">" " {name.clone()}</span></summary>

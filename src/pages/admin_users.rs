@@ -216,10 +216,10 @@ fn PersonRow(
                 }}
                 {is_instance_admin.then(|| view! { " " <span class="badge badge-accent">"Instance admin"</span> })}
             </td>
-            <td>{organizations}</td>
-            <td>{personal_tokens}</td>
-            <td>{last_active_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
-            <td>{format_date(created_at)}</td>
+            <td data-label="Organizations">{organizations}</td>
+            <td data-label="Personal tokens">{personal_tokens}</td>
+            <td data-label="Last active">{last_active_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
+            <td data-label="Joined">{format_date(created_at)}</td>
             <td class="actions">
                 {(!is_you).then(move || view! {
                     <ActionForm action=set_admin>

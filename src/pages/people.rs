@@ -71,9 +71,9 @@ pub fn invitation_rows(
                         view! {
                             <tr>
                                 <th scope="row">{invitation.email.clone()}</th>
-                                <td>{joins_as}</td>
-                                <td>{invitation.invited_by.clone()}</td>
-                                <td>
+                                <td data-label="Joins as">{joins_as}</td>
+                                <td data-label="Invited by">{invitation.invited_by.clone()}</td>
+                                <td data-label="Expires">
                                     {if invitation.expired {
                                         view! { <span class="badge badge-danger">"Expired"</span> }.into_any()
                                     } else {
