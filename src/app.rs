@@ -18,7 +18,7 @@ use crate::pages::{
     org::{OrgAuditTab, OrgGroupsTab, OrgLayout, OrgMembersTab, OrgSettingsTab, OrgTokensTab},
     profile::ProfilePage,
     setup::SetupPage,
-    sign_in::SignInPage,
+    sign_in::{SecondFactorPage, SignInPage},
     tokens::ProfileTokensPage,
 };
 use leptos::prelude::*;
@@ -147,6 +147,7 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/scopes") view=ScopesAdminPage ssr=SsrMode::Async/>

@@ -1,7 +1,7 @@
 //! Server functions of the account page. Each acts on the signed-in person
 //! only: nothing here takes another person's id.
 
-use super::SessionView;
+use super::{RecoveryCodes, SessionView, TwoFactorStatus};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -79,6 +79,48 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
         let ctx = RequestCtx::load().await?;
         let user = ctx.require_user().await?;
         super::server::end_other_sessions(&ctx, &user).await
+    }
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "get_two_factor")]
+pub async fn get_two_factor() -> Result<TwoFactorStatus, AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        super::two_factor::status(&ctx, &user).await
+    }
+    .await
+}
+
+/// Starts enrolment; the account page then shows the QR code.
+#[server(prefix = "/rpc", endpoint = "begin_two_factor")]
+pub async fn begin_two_factor() -> Result<(), AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        super::two_factor::begin(&ctx, &user).await
+    }
+    .await
+}
+
+/// Confirms enrolment with a code; answers the recovery codes, once.
+#[server(prefix = "/rpc", endpoint = "confirm_two_factor")]
+pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        super::two_factor::confirm(&ctx, &user, &code).await
+    }
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "disable_two_factor")]
+pub async fn disable_two_factor(code: String) -> Result<(), AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        let user = ctx.require_user().await?;
+        super::two_factor::disable(&ctx, &user, &code).await
     }
     .await
 }

@@ -4,6 +4,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod two_factor;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,4 +81,33 @@ mod tests {
             assert_eq!(describe_user_agent(agent), expected, "{agent}");
         }
     }
+}
+
+/// Two-factor sign-in as the account page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    /// Unused recovery codes, while enabled.
+    pub recovery_codes_left: i64,
+    /// An enrolment begun and not yet confirmed with a code.
+    pub enrolment: Option<Enrolment>,
+}
+
+/// What an authenticator app needs: the QR code, or the key typed by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The `otpauth://` address the QR code holds.
+    pub otpauth_url: String,
+    /// The QR code, as SVG markup made on the server.
+    pub qr_svg: String,
+    /// The secret in base32, in groups of four, for typing.
+    pub secret: String,
+}
+
+/// Recovery codes, shown once, right after two-factor sign-in is turned on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+    /// Where to go once they are saved.
+    pub manage_at: String,
 }

@@ -55,9 +55,30 @@ pub async fn sign_in(
 ) -> Result<(), AppError> {
     async {
         let ctx = RequestCtx::load().await?;
-        super::server::sign_in(&ctx, &email, &password)
+        let step = super::server::sign_in(&ctx, &email, &password)
             .await
             .map_err(|e| e.with_input([("email", email.as_str()), ("next", next.as_str())]))?;
+        let next = crate::auth::local_path(&next).unwrap_or("/");
+        match step {
+            super::server::SignInStep::Done => leptos_axum::redirect(next),
+            super::server::SignInStep::SecondFactor => {
+                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                leptos_axum::redirect(&format!("/sign-in/two-factor?next={next}"))
+            }
+        }
+        Ok(())
+    }
+    .await
+}
+
+/// The code that completes a sign-in with two-factor sign-in on.
+#[server(prefix = "/rpc", endpoint = "sign_in_code")]
+pub async fn sign_in_code(code: String, #[server(default)] next: String) -> Result<(), AppError> {
+    async {
+        let ctx = RequestCtx::load().await?;
+        super::server::sign_in_second_factor(&ctx, &code)
+            .await
+            .map_err(|e| e.with_input([("next", next.as_str())]))?;
         leptos_axum::redirect(crate::auth::local_path(&next).unwrap_or("/"));
         Ok(())
     }

@@ -6,7 +6,8 @@ use crate::error::AppError;
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Db};
 use crate::server::request::{
-    RequestCtx, SESSION_IP_KEY, SESSION_SIGNED_IN_AT_KEY, SESSION_USER_AGENT_KEY, SESSION_USER_KEY,
+    RequestCtx, SESSION_IP_KEY, SESSION_PENDING_AT_KEY, SESSION_PENDING_USER_KEY,
+    SESSION_SIGNED_IN_AT_KEY, SESSION_USER_AGENT_KEY, SESSION_USER_KEY,
 };
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -447,7 +448,23 @@ async fn claim_attempt(db: &Db, key: &str, now: i64) -> Result<Claim, AppError> 
     })
 }
 
-pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<(), AppError> {
+/// Where a right password leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInStep {
+    /// Signed in.
+    Done,
+    /// The account has two-factor sign-in: a code comes next.
+    SecondFactor,
+}
+
+/// How long the second step may wait after the password.
+const SECOND_FACTOR_WINDOW_SECS: i64 = 5 * 60;
+
+pub async fn sign_in(
+    ctx: &RequestCtx,
+    email: &str,
+    password: &str,
+) -> Result<SignInStep, AppError> {
     within_request_rate(ctx)?;
     let email = Email::parse(email)?;
     let password = Password::parse_attempt(password)?;
@@ -480,15 +497,16 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
         )));
     }
 
-    let row: Option<(i64, String, i64)> = sqlx::query_as(
-        "SELECT id, password_hash, is_disabled FROM users WHERE email = $1 AND kind = 'human'",
+    let row: Option<(i64, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, password_hash, is_disabled, totp_enabled_at FROM users \
+         WHERE email = $1 AND kind = 'human'",
     )
     .bind(email.as_str())
     .fetch_optional(&db.pool)
     .await?;
-    let (user_id, stored, disabled) = match row {
-        Some((id, hash, disabled)) => (Some(id), Some(hash), disabled != 0),
-        None => (None, None, false),
+    let (user_id, stored, disabled, two_factor) = match row {
+        Some((id, hash, disabled, totp)) => (Some(id), Some(hash), disabled != 0, totp.is_some()),
+        None => (None, None, false, false),
     };
     let verified = verify_in_turn(ctx, password, stored).await?;
 
@@ -509,22 +527,19 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
                 .execute(&db.pool)
                 .await?;
             }
-            let actor = Actor {
-                user_id: Some(id),
-                label: email.as_str(),
-                ip: ctx.ip_string(),
-            };
-            audit::record(
-                &db.pool,
-                &actor,
-                "user.signed_in",
-                Target {
-                    label: email.as_str(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            start_session(ctx, id).await
+            if two_factor {
+                ctx.session
+                    .insert(SESSION_PENDING_USER_KEY, id)
+                    .await
+                    .map_err(session_error)?;
+                ctx.session
+                    .insert(SESSION_PENDING_AT_KEY, now)
+                    .await
+                    .map_err(session_error)?;
+                return Ok(SignInStep::SecondFactor);
+            }
+            signed_in(ctx, id, email.as_str(), false).await?;
+            Ok(SignInStep::Done)
         }
         _ => {
             let actor = Actor {
@@ -549,6 +564,94 @@ pub async fn sign_in(ctx: &RequestCtx, email: &str, password: &str) -> Result<()
             ))
         }
     }
+}
+
+async fn signed_in(
+    ctx: &RequestCtx,
+    id: i64,
+    email: &str,
+    two_factor: bool,
+) -> Result<(), AppError> {
+    let actor = Actor {
+        user_id: Some(id),
+        label: email,
+        ip: ctx.ip_string(),
+    };
+    audit::record(
+        &ctx.db().pool,
+        &actor,
+        "user.signed_in",
+        Target {
+            label: email,
+            detail: Some(serde_json::json!({ "two_factor": two_factor })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    start_session(ctx, id).await
+}
+
+/// The second step of signing in: a code for the account whose password was
+/// right a moment ago in this browser. Wrong codes count against the same
+/// limit as wrong passwords.
+pub async fn sign_in_second_factor(ctx: &RequestCtx, code: &str) -> Result<(), AppError> {
+    within_request_rate(ctx)?;
+    let pending: Option<i64> = ctx
+        .session
+        .get(SESSION_PENDING_USER_KEY)
+        .await
+        .map_err(session_error)?;
+    let started: Option<i64> = ctx
+        .session
+        .get(SESSION_PENDING_AT_KEY)
+        .await
+        .map_err(session_error)?;
+    let expired =
+        || AppError::Conflict("Too much time passed since your password. Sign in again.".into());
+    let (Some(user_id), Some(started)) = (pending, started) else {
+        return Err(expired());
+    };
+    if now() - started > SECOND_FACTOR_WINDOW_SECS {
+        ctx.session.flush().await.map_err(session_error)?;
+        return Err(expired());
+    }
+    let key = format!("code:{user_id}");
+    claim_code_attempt(ctx, &key).await?;
+    crate::account::two_factor::verify(ctx, user_id, code).await?;
+    forgive_attempts(ctx, &key).await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE id = $1 AND kind = 'human' AND is_disabled = 0",
+    )
+    .bind(user_id)
+    .fetch_optional(&ctx.db().pool)
+    .await?;
+    let (email,) = row.ok_or_else(expired)?;
+    let _ = ctx.session.remove_value(SESSION_PENDING_USER_KEY).await;
+    let _ = ctx.session.remove_value(SESSION_PENDING_AT_KEY).await;
+    signed_in(ctx, user_id, &email, true).await
+}
+
+/// Counts one attempt at a code for `key`; refuses once there were too many.
+pub async fn claim_code_attempt(ctx: &RequestCtx, key: &str) -> Result<(), AppError> {
+    let now = now();
+    let claim = claim_attempt(ctx.db(), key, now).await?;
+    if claim.attempts > ctx.state.config.max_failed_sign_ins_per_account {
+        let minutes = ((claim.window_started_at + THROTTLE_WINDOW_SECS - now).max(60) + 59) / 60;
+        return Err(AppError::TooManyRequests(format!(
+            "Too many wrong codes. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
+}
+
+/// Clears `key`'s count after a success.
+pub async fn forgive_attempts(ctx: &RequestCtx, key: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sign_in_attempts WHERE throttle_key = $1")
+        .bind(key)
+        .execute(&ctx.db().pool)
+        .await?;
+    Ok(())
 }
 
 pub async fn prune_sign_in_attempts(db: &Db) -> Result<(), sqlx::Error> {

@@ -2,12 +2,14 @@
 
 use super::with_user;
 use crate::account::api::{
-    list_my_sessions, ChangeDisplayName, ChangeEmail, ChangePassword, EndOtherSessions, EndSession,
+    get_two_factor, list_my_sessions, BeginTwoFactor, ChangeDisplayName, ChangeEmail,
+    ChangePassword, ConfirmTwoFactor, DisableTwoFactor, EndOtherSessions, EndSession,
 };
-use crate::account::SessionView;
+use crate::account::{RecoveryCodes, SessionView, TwoFactorStatus};
 use crate::components::{
     action_error, format_datetime, loading, ErrorView, Field, FormAlert, Saved, Tab, Tabs,
 };
+use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -41,6 +43,7 @@ pub fn ProfilePage() -> impl IntoView {
             </section>
         })}
         <AccountForms/>
+        <TwoFactor/>
         <Sessions/>
     }
 }
@@ -189,5 +192,99 @@ fn SessionItem(session: SessionView, end: ServerAction<EndSession>) -> impl Into
                 </ActionForm>
             })}
         </li>
+    }
+}
+
+#[component]
+fn TwoFactor() -> impl IntoView {
+    let begin = ServerAction::<BeginTwoFactor>::new();
+    let confirm = ServerAction::<ConfirmTwoFactor>::new();
+    let disable = ServerAction::<DisableTwoFactor>::new();
+    let status = Resource::new(
+        move || {
+            (
+                begin.version().get(),
+                confirm.version().get(),
+                disable.version().get(),
+            )
+        },
+        |_| get_two_factor(),
+    );
+    let begin_error = action_error(begin);
+    let confirm_error = action_error(confirm);
+    let disable_error = action_error(disable);
+    // The recovery codes live here only while their dialog is open.
+    let fresh = RwSignal::new(None::<RecoveryCodes>);
+    let dialog = NodeRef::<Dialog>::new();
+    Effect::new(move |_| {
+        if let Some(codes) = confirm.value().get().and_then(Result::ok) {
+            confirm.value().set(None);
+            fresh.set(Some(codes));
+            if let Some(dialog) = dialog.get() {
+                if !dialog.open() {
+                    let _ = dialog.show_modal();
+                }
+            }
+        }
+    });
+    let done = move |_| {
+        fresh.set(None);
+        if let Some(dialog) = dialog.get() {
+            dialog.close();
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Two-factor sign-in"</h2>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(TwoFactorStatus { enabled: true, recovery_codes_left, .. }) => view! {
+                            <p><span class="badge badge-success">"On"</span>" Signing in asks for a code from your authenticator app after your password."</p>
+                            <p class="muted">{format!("{recovery_codes_left} unused recovery code{} left.", if recovery_codes_left == 1 { "" } else { "s" })}</p>
+                            <ActionForm action=disable>
+                                <FormAlert error=disable_error/>
+                                <Field id="two-factor-disable-code" name="code" label="Code to turn it off" autocomplete="one-time-code" maxlength=20
+                                    hint="A code from your app, or a recovery code." error=disable_error/>
+                                <button type="submit" class="btn btn-danger-ghost">"Turn off two-factor sign-in"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Ok(TwoFactorStatus { enrolment: Some(enrolment), .. }) => view! {
+                            <p>"Scan this QR code with an authenticator app (such as Aegis, Google Authenticator or 1Password), then enter the code it shows."</p>
+                            <div class="qr-code" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
+                            <p class="muted">"Cannot scan it? Type this key into the app: "<code class="secret-key">{enrolment.secret}</code></p>
+                            <ActionForm action=confirm>
+                                <FormAlert error=confirm_error/>
+                                <Field id="two-factor-confirm-code" name="code" label="Code from the app" autocomplete="one-time-code" maxlength=6 error=confirm_error/>
+                                <button type="submit" class="btn btn-primary">"Turn on"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Ok(_) => view! {
+                            <p><span class="badge badge-muted">"Off"</span>" Add a second step to signing in: a code from an app on your phone, so a stolen password alone is not enough."</p>
+                            <ActionForm action=begin>
+                                <FormAlert error=begin_error/>
+                                <button type="submit" class="btn btn-primary">"Set up two-factor sign-in"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <dialog node_ref=dialog class="dialog" aria-labelledby="recovery-title" on:close=move |_| fresh.set(None)>
+            {move || fresh.get().map(|codes| view! {
+                <h2 id="recovery-title">"Two-factor sign-in is on"</h2>
+                <p class="alert alert-warning" role="alert">
+                    <strong>"Save these recovery codes now: this is the only time they are shown."</strong>
+                    " Each one signs you in once if you lose your device."
+                </p>
+                <ul class="recovery-codes" aria-label="Recovery codes">
+                    {codes.codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
+                </ul>
+                <div class="dialog-actions">
+                    <button type="button" class="btn btn-primary" on:click=done>"Done, I have saved them"</button>
+                </div>
+            })}
+        </dialog>
     }
 }

@@ -1,5 +1,5 @@
 use crate::app::Auth;
-use crate::auth::api::SignIn;
+use crate::auth::api::{SignIn, SignInCode};
 use crate::auth::SessionInfo;
 use crate::components::{action_error, go_to, loading, Field, FormAlert};
 use leptos::prelude::*;
@@ -58,5 +58,37 @@ pub fn SignInPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// `/sign-in/two-factor`: the code after a right password.
+#[component]
+pub fn SecondFactorPage() -> impl IntoView {
+    // Made under <Routes>, so a refused code comes back to this page with its
+    // error, with or without JavaScript.
+    let action = ServerAction::<SignInCode>::new();
+    let error = action_error(action);
+    let next = use_query_map()
+        .read_untracked()
+        .get("next")
+        .filter(|next| crate::auth::local_path(next).is_some())
+        .or_else(|| error.get_untracked().and_then(|e| e.echoed("next")))
+        .unwrap_or_default();
+    view! {
+        <Title text="Two-factor sign-in"/>
+        <section class="card narrow">
+            <h1>"Enter your code"</h1>
+            <p>"Open your authenticator app and enter the 6-digit code it shows for Latchkey. Lost your device? Enter one of your recovery codes instead."</p>
+            // A plain post: the server's redirect (perhaps to a page outside
+            // the app, such as an authorization request) is followed by the
+            // browser itself.
+            <form method="post" action="/rpc/sign_in_code">
+                <FormAlert error/>
+                <input type="hidden" name="next" value=next/>
+                <Field id="sign-in-code" name="code" label="Authentication code" autocomplete="one-time-code" maxlength=20 error/>
+                <button type="submit" class="btn btn-primary">"Verify"</button>
+            </form>
+            <p class="muted"><a href="/sign-in">"Start again"</a></p>
+        </section>
     }
 }

@@ -22,6 +22,10 @@ pub const SESSION_SEEN_AT_KEY: &str = "seen_at";
 /// The browser and address that signed in, for the person's Sessions list.
 pub const SESSION_USER_AGENT_KEY: &str = "user_agent";
 pub const SESSION_IP_KEY: &str = "ip";
+/// Between a right password and the second factor: whose password it was,
+/// and when. Not signed in yet.
+pub const SESSION_PENDING_USER_KEY: &str = "two_factor_user";
+pub const SESSION_PENDING_AT_KEY: &str = "two_factor_at";
 
 pub struct RequestCtx {
     pub state: AppState,

@@ -83,6 +83,12 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
             .map_err(DbSetupError::Keys)?,
     )
     .ok_or_else(|| DbSetupError::Keys(sqlx::Error::Protocol("a key of 32 bytes".into())))?;
+    let two_factor_key = SealingKey::new(
+        &db.server_key("two_factor")
+            .await
+            .map_err(DbSetupError::Keys)?,
+    )
+    .ok_or_else(|| DbSetupError::Keys(sqlx::Error::Protocol("a key of 32 bytes".into())))?;
     let trusted = &config.trusted_proxies;
     Ok(AppState::new(AppStateParts {
         leptos_options: leptos_options(&config),
@@ -109,6 +115,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
         setup_code,
         form_error_key,
         new_token_key,
+        two_factor_key,
         config: Arc::new(config),
     }))
 }

@@ -33,6 +33,8 @@ pub struct AppStateParts {
     pub form_error_key: super::form_errors::FormErrorKey,
     /// Encrypts a new token on its way to the script-free secret page.
     pub new_token_key: super::sealing::SealingKey,
+    /// Encrypts two-factor (TOTP) secrets at rest.
+    pub two_factor_key: super::sealing::SealingKey,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@
 //! request, on whichever instance, so a reload (or a replayed cookie) shows
 //! "already shown" and never mints or reveals anything again.
 
+use crate::account::RecoveryCodes;
 use crate::apps::IssuedCredentials;
 use crate::people::IssuedInvitation;
 use crate::server::html::{escape, page};
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 const CREATE_PATH: &str = "/rpc/create_token";
 const APP_SECRET_PATHS: [&str; 2] = ["/rpc/register_app", "/rpc/rotate_app_secret"];
 const INVITATION_PATHS: [&str; 2] = ["/rpc/invite_person", "/rpc/invite_to_org"];
+const RECOVERY_CODES_PATH: &str = "/rpc/confirm_two_factor";
 /// Where the script-free secret page lives.
 pub const SHOW_PATH: &str = "/tokens/new";
 const COOKIE: &str = "latchkey_new_token";
@@ -48,6 +50,7 @@ enum Secret {
     Token(Box<CreatedToken>),
     App(IssuedCredentials),
     Invitation(IssuedInvitation),
+    RecoveryCodes(RecoveryCodes),
 }
 
 /// Which secret a server function's answer carries, if it is one of them.
@@ -56,6 +59,7 @@ enum Carries {
     Token,
     App,
     Invitation,
+    RecoveryCodes,
 }
 
 impl Carries {
@@ -66,6 +70,8 @@ impl Carries {
             Some(Carries::App)
         } else if INVITATION_PATHS.contains(&path) {
             Some(Carries::Invitation)
+        } else if path == RECOVERY_CODES_PATH {
+            Some(Carries::RecoveryCodes)
         } else {
             None
         }
@@ -76,6 +82,7 @@ impl Carries {
             Carries::Token => Secret::Token(Box::new(serde_json::from_slice(bytes)?)),
             Carries::App => Secret::App(serde_json::from_slice(bytes)?),
             Carries::Invitation => Secret::Invitation(serde_json::from_slice(bytes)?),
+            Carries::RecoveryCodes => Secret::RecoveryCodes(serde_json::from_slice(bytes)?),
         })
     }
 }
@@ -176,6 +183,7 @@ pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Res
             Secret::Token(created) => render(created),
             Secret::App(issued) => render_app(issued),
             Secret::Invitation(issued) => render_invitation(issued),
+            Secret::RecoveryCodes(codes) => render_recovery_codes(codes),
         },
         _ => render_gone(),
     };
@@ -295,6 +303,26 @@ fn render_invitation(issued: &IssuedInvitation) -> String {
             email = escape(&issued.email),
             link = escape(&issued.link),
             back = escape(&issued.manage_at),
+        ),
+    )
+}
+
+fn render_recovery_codes(codes: &RecoveryCodes) -> String {
+    let items: String = codes
+        .codes
+        .iter()
+        .map(|code| format!("<li><code>{}</code></li>", escape(code)))
+        .collect();
+    page(
+        "Your recovery codes",
+        &format!(
+            r#"<section class="card narrow" aria-labelledby="recovery-title">
+<h1 id="recovery-title">Two-factor sign-in is on</h1>
+<p class="alert alert-warning" role="alert"><strong>Save these recovery codes now: this is the only time they are shown.</strong> Each one signs you in once if you lose your device.</p>
+<ul class="recovery-codes" aria-label="Recovery codes">{items}</ul>
+<p><a class="btn btn-primary" href="{back}">Done, I have saved them</a></p>
+</section>"#,
+            back = escape(&codes.manage_at),
         ),
     )
 }

@@ -16,3 +16,4 @@ mod scopes;
 mod spec;
 mod token_lifecycle;
 mod tokens;
+mod two_factor;
