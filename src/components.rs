@@ -18,6 +18,25 @@ where
     })
 }
 
+/// The error a plain (full-page) form post came back with. It is read on the
+/// server, which renders it, and travels to the browser with the page, so
+/// hydration finds what the server rendered (the browser's address does not
+/// carry it). Read it inside a Suspense.
+pub fn carried_error<S>(action: ServerAction<S>) -> Resource<Option<AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    let error = action_error(action);
+    Resource::new(
+        || (),
+        move |_| {
+            let error = error.get_untracked();
+            async move { error }
+        },
+    )
+}
+
 /// A labelled input whose error, if any, is shown beneath it and announced.
 /// After a failed submission the typed value comes back from the error, so the
 /// form keeps it even when the page was reloaded without JavaScript.

@@ -1,7 +1,7 @@
 use crate::app::Auth;
 use crate::auth::api::{SignIn, SignInCode};
 use crate::auth::SessionInfo;
-use crate::components::{action_error, go_to, loading, Field, FormAlert};
+use crate::components::{action_error, carried_error, go_to, loading, Field, FormAlert};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -11,7 +11,7 @@ pub fn SignInPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     // Made under <Routes>, so a failed post without JavaScript finds its error.
     let action = ServerAction::<SignIn>::new();
-    let error = action_error(action);
+    let carried = carried_error(action);
     // Where to go afterwards (an OAuth authorization request, say). That page
     // is served outside the app, so with `next` the form is a plain post: the
     // server's redirect is followed by the browser itself.
@@ -25,6 +25,9 @@ pub fn SignInPage() -> impl IntoView {
         <Title text="Sign in"/>
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
+                // A refused plain post (with `next`) comes back as a new page.
+                let carried = carried.await;
+                let error = Signal::derive(move || action_error(action).get().or_else(|| carried.clone()));
                 match auth.session.await {
                     Ok(SessionInfo { needs_setup: true, .. }) => go_to("/setup".into()).into_any(),
                     Ok(SessionInfo { user: Some(_), .. }) => match next() {
@@ -67,28 +70,36 @@ pub fn SecondFactorPage() -> impl IntoView {
     // Made under <Routes>, so a refused code comes back to this page with its
     // error, with or without JavaScript.
     let action = ServerAction::<SignInCode>::new();
-    let error = action_error(action);
-    let next = use_query_map()
-        .read_untracked()
-        .get("next")
-        .filter(|next| crate::auth::local_path(next).is_some())
-        .or_else(|| error.get_untracked().and_then(|e| e.echoed("next")))
-        .unwrap_or_default();
+    let carried = carried_error(action);
     view! {
         <Title text="Two-factor sign-in"/>
-        <section class="card narrow">
-            <h1>"Enter your code"</h1>
-            <p>"Open your authenticator app and enter the 6-digit code it shows for Latchkey. Lost your device? Enter one of your recovery codes instead."</p>
-            // A plain post: the server's redirect (perhaps to a page outside
-            // the app, such as an authorization request) is followed by the
-            // browser itself.
-            <form method="post" action="/rpc/sign_in_code">
-                <FormAlert error/>
-                <input type="hidden" name="next" value=next/>
-                <Field id="sign-in-code" name="code" label="Authentication code" autocomplete="one-time-code" maxlength=20 error/>
-                <button type="submit" class="btn btn-primary">"Verify"</button>
-            </form>
-            <p class="muted"><a href="/sign-in">"Start again"</a></p>
-        </section>
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                let carried = carried.await;
+                let next = use_query_map()
+                    .read_untracked()
+                    .get("next")
+                    .or_else(|| carried.as_ref().and_then(|e| e.echoed("next")))
+                    .filter(|next| crate::auth::local_path(next).is_some())
+                    .unwrap_or_default();
+                let error = Signal::derive(move || carried.clone());
+                view! {
+                    <section class="card narrow">
+                        <h1>"Enter your code"</h1>
+                        <p>"Open your authenticator app and enter the 6-digit code it shows for Latchkey. Lost your device? Enter one of your recovery codes instead."</p>
+                        // A plain post: the server's redirect (perhaps to a page
+                        // outside the app, such as an authorization request) is
+                        // followed by the browser itself.
+                        <form method="post" action="/rpc/sign_in_code">
+                            <FormAlert error/>
+                            <input type="hidden" name="next" value=next/>
+                            <Field id="sign-in-code" name="code" label="Authentication code" autocomplete="one-time-code" maxlength=20 error/>
+                            <button type="submit" class="btn btn-primary">"Verify"</button>
+                        </form>
+                        <p class="muted"><a href="/sign-in">"Start again"</a></p>
+                    </section>
+                }
+            })}
+        </Suspense>
     }
 }
