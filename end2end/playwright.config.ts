@@ -57,6 +57,9 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: '../target/site',
       DATABASE_URL: '',
       RUST_LOG: 'warn',
+      // Every browser here signs in from 127.0.0.1, many times a minute; the
+      // per-address limit has its own integration tests.
+      LATCHKEY_SIGN_IN_RATE_BURST: '200',
     },
   },
 });

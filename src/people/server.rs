@@ -146,18 +146,52 @@ async fn record(
     Ok(())
 }
 
-/// Disables or enables an account. A disabled person cannot sign in, their
-/// sessions end on their next request and their tokens are refused; enabling
-/// them brings it all back.
-pub async fn set_disabled(
+/// A yes/no setting of an account that an instance admin changes.
+#[derive(Clone, Copy)]
+enum Flag {
+    Disabled,
+    InstanceAdmin,
+}
+
+impl Flag {
+    /// The column; a fixed string, never input.
+    fn column(self) -> &'static str {
+        match self {
+            Flag::Disabled => "is_disabled",
+            Flag::InstanceAdmin => "is_instance_admin",
+        }
+    }
+
+    /// Whether setting it to `on` could leave no enabled instance admin.
+    fn may_lose_last_admin(self, on: bool) -> bool {
+        match self {
+            Flag::Disabled => on,
+            Flag::InstanceAdmin => !on,
+        }
+    }
+
+    fn audit_action(self, on: bool) -> &'static str {
+        match (self, on) {
+            (Flag::Disabled, true) => "user.disabled",
+            (Flag::Disabled, false) => "user.enabled",
+            (Flag::InstanceAdmin, true) => "user.instance_admin_granted",
+            (Flag::InstanceAdmin, false) => "user.instance_admin_removed",
+        }
+    }
+}
+
+async fn set_flag(
     ctx: &RequestCtx,
     admin: &CurrentUser,
     user_id: i64,
-    disabled: bool,
+    flag: Flag,
+    on: bool,
 ) -> Result<(), AppError> {
     let email = person_email(ctx.db(), user_id).await?;
-    not_yourself(admin, user_id, "disable")?;
-    let guard = if disabled {
+    if flag.may_lose_last_admin(on) {
+        not_yourself(admin, user_id, "do that to")?;
+    }
+    let guard = if flag.may_lose_last_admin(on) {
         format!(" AND {KEEPS_AN_INSTANCE_ADMIN}")
     } else {
         String::new()
@@ -165,30 +199,26 @@ pub async fn set_disabled(
     let mut tx = ctx.db().pool.begin().await?;
     serialise_admin_changes(ctx.db(), &mut tx).await?;
     let changed = sqlx::query(&format!(
-        "UPDATE users SET is_disabled = $2 WHERE id = $1 AND kind = 'human'{guard}"
+        "UPDATE users SET {} = $2 WHERE id = $1 AND kind = 'human'{guard}",
+        flag.column()
     ))
     .bind(user_id)
-    .bind(i64::from(disabled))
+    .bind(i64::from(on))
     .execute(&mut *tx)
     .await?;
     if changed.rows_affected() == 0 {
         return Err(AppError::Conflict(LAST_INSTANCE_ADMIN.into()));
     }
-    if disabled {
+    if let (Flag::Disabled, true) = (flag, on) {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
     }
-    let action = if disabled {
-        "user.disabled"
-    } else {
-        "user.enabled"
-    };
     record(
         &mut *tx,
         &ctx.actor(admin),
-        action,
+        flag.audit_action(on),
         &email,
         json!({ "user_id": user_id }),
     )
@@ -197,48 +227,25 @@ pub async fn set_disabled(
     Ok(())
 }
 
+/// Disables or enables an account. A disabled person cannot sign in, their
+/// sessions end at once and their tokens are refused; enabling them brings
+/// it all back.
+pub async fn set_disabled(
+    ctx: &RequestCtx,
+    admin: &CurrentUser,
+    user_id: i64,
+    disabled: bool,
+) -> Result<(), AppError> {
+    set_flag(ctx, admin, user_id, Flag::Disabled, disabled).await
+}
+
 pub async fn set_instance_admin(
     ctx: &RequestCtx,
     admin: &CurrentUser,
     user_id: i64,
     instance_admin: bool,
 ) -> Result<(), AppError> {
-    let email = person_email(ctx.db(), user_id).await?;
-    if !instance_admin {
-        not_yourself(admin, user_id, "remove instance admin from")?;
-    }
-    let guard = if instance_admin {
-        String::new()
-    } else {
-        format!(" AND {KEEPS_AN_INSTANCE_ADMIN}")
-    };
-    let mut tx = ctx.db().pool.begin().await?;
-    serialise_admin_changes(ctx.db(), &mut tx).await?;
-    let changed = sqlx::query(&format!(
-        "UPDATE users SET is_instance_admin = $2 WHERE id = $1 AND kind = 'human'{guard}"
-    ))
-    .bind(user_id)
-    .bind(i64::from(instance_admin))
-    .execute(&mut *tx)
-    .await?;
-    if changed.rows_affected() == 0 {
-        return Err(AppError::Conflict(LAST_INSTANCE_ADMIN.into()));
-    }
-    let action = if instance_admin {
-        "user.instance_admin_granted"
-    } else {
-        "user.instance_admin_removed"
-    };
-    record(
-        &mut *tx,
-        &ctx.actor(admin),
-        action,
-        &email,
-        json!({ "user_id": user_id }),
-    )
-    .await?;
-    ctx.db().commit_auth_change(tx).await?;
-    Ok(())
+    set_flag(ctx, admin, user_id, Flag::InstanceAdmin, instance_admin).await
 }
 
 /// Deletes an account: their personal tokens, memberships, sessions, app
