@@ -167,9 +167,11 @@ pub struct TokenGrant {
     /// For a personal token restricted to some organizations: their ids.
     /// None: everywhere its user is a member.
     pub acts_in: Option<BTreeSet<i64>>,
-    /// Organizations that need their admins' approval for personal tokens
-    /// and have not given it to this one (pending or denied).
-    pub unapproved: BTreeSet<i64>,
+    /// Organizations the token may not act in although its user is a
+    /// member: they need their admins' approval for personal tokens and have
+    /// not given it to this one, they turned applications off (OAuth), or
+    /// they require two-factor sign-in, which its user has not turned on.
+    pub withheld: BTreeSet<i64>,
     /// Its acting user is an instance admin (only ever a person).
     pub instance_admin: bool,
 }
@@ -182,7 +184,7 @@ impl TokenGrant {
         self.acts_in
             .as_ref()
             .is_none_or(|orgs| orgs.contains(&org_id))
-            && !self.unapproved.contains(&org_id)
+            && !self.withheld.contains(&org_id)
     }
 }
 
@@ -485,7 +487,7 @@ mod tests {
             home_role: (kind != TokenKind::Personal).then_some(Role::Admin),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             acts_in: None,
-            unapproved: BTreeSet::new(),
+            withheld: BTreeSet::new(),
             instance_admin: false,
         }
     }
@@ -754,7 +756,7 @@ mod tests {
     #[test]
     fn a_token_awaiting_approval_does_not_reach_that_organization() {
         let pending = TokenGrant {
-            unapproved: [ORG].into(),
+            withheld: [ORG].into(),
             ..all(TokenKind::Personal)
         };
         assert_eq!(

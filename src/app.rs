@@ -184,12 +184,23 @@ fn Sidebar() -> impl IntoView {
     // signing in or out always navigates). Keyed on nothing that resolves
     // during the server render: a key that changed mid-render would refetch
     // and shift the ids that hydration matches resources by.
-    let orgs = Resource::new(move || location.pathname.get(), |_| list_my_orgs());
+    // Asked only while someone is signed in: signing out must not end in a
+    // refused request.
+    let session = expect_context::<Auth>().session;
+    let orgs = Resource::new(
+        move || location.pathname.get(),
+        move |_| async move {
+            match session.await {
+                Ok(SessionInfo { user: Some(_), .. }) => list_my_orgs().await.map(Some),
+                _ => Ok(None),
+            }
+        },
+    );
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match orgs.await {
-                    Ok(orgs) => view! {
+                    Ok(Some(orgs)) => view! {
                         <nav class="sidebar" aria-label="Your organizations">
                             <h2 class="sidebar-title">"Organizations"</h2>
                             {if orgs.is_empty() {
@@ -227,7 +238,7 @@ fn Sidebar() -> impl IntoView {
                         </nav>
                     }
                     .into_any(),
-                    Err(_) => ().into_any(),
+                    _ => ().into_any(),
                 }
             })}
         </Transition>

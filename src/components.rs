@@ -197,6 +197,14 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
             </section>
         }
         .into_any(),
+        AppError::TwoFactorRequired(org) => view! {
+            <section class="empty-state">
+                <h1>"Two-factor sign-in required"</h1>
+                <p>{format!("{org} asks every member to sign in with a code from an authenticator app as well as a password. Turn it on, then come back.")}</p>
+                <p><a class="btn btn-primary" href="/profile#two-factor">"Turn on two-factor sign-in"</a></p>
+            </section>
+        }
+        .into_any(),
         other => view! {
             <section class="empty-state">
                 <h1>"Something is in the way"</h1>
@@ -271,6 +279,30 @@ pub fn format_date(ts: i64) -> String {
 }
 
 /// A Unix timestamp as "2026-11-22 14:05 UTC".
+/// To the second, for the audit trail: "2026-11-24 18:43:07 UTC".
+pub fn format_timestamp(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// For a `<time datetime>` attribute (RFC 3339, UTC).
+pub fn format_iso(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 pub fn format_datetime(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()

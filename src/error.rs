@@ -21,6 +21,12 @@ pub enum AppError {
     Unauthenticated,
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// The organization (named) requires two-factor sign-in, which the
+    /// person has not turned on.
+    #[error(
+        "{0} requires two-factor sign-in. Turn it on in your account to work in this organization."
+    )]
+    TwoFactorRequired(String),
     /// A token was used beyond its scopes; names the scope it lacks.
     #[error("This access token lacks the scope {0}, which this needs.")]
     InsufficientScope(String),
@@ -99,6 +105,7 @@ impl AppError {
             AppError::Invalid { .. } => "invalid_input",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
+            AppError::TwoFactorRequired(_) => "two_factor_required",
             AppError::InsufficientScope(_) => "insufficient_scope",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
@@ -112,7 +119,9 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => 422,
             AppError::Unauthenticated => 401,
-            AppError::Forbidden | AppError::InsufficientScope(_) => 403,
+            AppError::Forbidden
+            | AppError::TwoFactorRequired(_)
+            | AppError::InsufficientScope(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests(_) => 429,

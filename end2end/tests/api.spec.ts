@@ -14,7 +14,7 @@ test('the API reference lists the routes and links the OpenAPI document', async 
   await checkA11y(page, jsEnabled(info));
 });
 
-test('a token reported leaked is disabled and flagged on its owner\'s tab', async ({ page, request }, info) => {
+test('a token reported leaked is revoked and flagged on its owner\'s tab', async ({ page, request }, info) => {
   const email = `leaky-${info.project.name}@example.com`;
   createUser(email, 'Leaky');
   await signIn(page, info, email);
@@ -31,7 +31,7 @@ test('a token reported leaked is disabled and flagged on its owner\'s tab', asyn
   await expect(page.getByRole('alert')).toContainText('found in public');
   const row = page.getByRole('row', { name: /pushed by mistake/ });
   await expect(row.getByText('Leaked')).toBeVisible();
-  await expect(row.getByText('Disabled')).toBeVisible();
+  await expect(row.getByText('Revoked', { exact: true })).toBeVisible();
   await expect(page.locator('body')).not.toContainText(secret);
   await checkA11y(page, jsEnabled(info));
 });

@@ -67,11 +67,11 @@ test('a person creates a token, copies it once, and controls it with the status 
   await expect(row.getByText('in 30 days')).toBeVisible();
   await checkA11y(page, jsEnabled(info));
 
-  // Disable → 401, enable → 200.
-  await row.getByRole('button', { name: /^Disable/ }).click();
-  await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByText('Disabled', { exact: true })).toBeVisible();
+  // Revoke → 401, reactivate → 200.
+  await row.getByRole('button', { name: /^Revoke/ }).click();
+  await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByText('Revoked', { exact: true })).toBeVisible();
   expect((await whoami()).status()).toBe(401);
-  await page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByRole('button', { name: /^Enable/ }).click();
+  await page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByRole('button', { name: /^Reactivate/ }).click();
   await expect(page.getByRole('row', { name: new RegExp(`deploy ${run}`) }).getByText('Active', { exact: true })).toBeVisible();
   expect((await whoami()).status()).toBe(200);
 

@@ -91,6 +91,9 @@ pub struct TwoFactorStatus {
     pub recovery_codes_left: i64,
     /// An enrolment begun and not yet confirmed with a code.
     pub enrolment: Option<Enrolment>,
+    /// The person's organizations that require two-factor sign-in.
+    #[serde(default)]
+    pub required_by: Vec<String>,
 }
 
 /// What an authenticator app needs: the QR code, or the key typed by hand.

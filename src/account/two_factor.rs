@@ -107,10 +107,18 @@ pub async fn status(ctx: &RequestCtx, user: &CurrentUser) -> Result<TwoFactorSta
         (None, Some(sealed)) => Some(enrolment(&open(ctx, sealed)?, &row.email)?),
         _ => None,
     };
+    let required_by: Vec<(String,)> = sqlx::query_as(
+        "SELECT o.name FROM organizations o JOIN org_memberships m ON m.org_id = o.id \
+         WHERE m.user_id = $1 AND o.require_two_factor = 1 ORDER BY o.name",
+    )
+    .bind(user.id)
+    .fetch_all(&ctx.db().pool)
+    .await?;
     Ok(TwoFactorStatus {
         enabled: row.totp_secret.is_some(),
         recovery_codes_left: left,
         enrolment,
+        required_by: required_by.into_iter().map(|(name,)| name).collect(),
     })
 }
 

@@ -23,7 +23,9 @@ pub async fn org_members(
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let org_id = caller.org_reader(&org)?;
-    Ok(Json(server::list_org_members(&state.db, org_id).await?))
+    Ok(Json(
+        server::list_org_members(&state.db, org_id, false).await?,
+    ))
 }
 
 /// Groups of an organization the token acts in (any role).

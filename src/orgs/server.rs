@@ -81,26 +81,45 @@ fn person(user: &CurrentUser) -> Caller<'static> {
     }
 }
 
-/// The person's membership of the organization called `slug`, if any.
+/// The person's membership of the organization called `slug`, if any, and
+/// whether the organization's two-factor rule shuts them out.
 async fn membership(
     db: &Db,
     user: &CurrentUser,
     slug: &str,
-) -> Result<Option<OrgAccess>, AppError> {
-    let row: Option<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
-         JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 WHERE o.slug = $2",
+) -> Result<Option<(OrgAccess, bool)>, AppError> {
+    let row: Option<MembershipRow> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, \
+         CASE WHEN o.require_two_factor = 1 AND u.totp_enabled_at IS NULL THEN 1 ELSE 0 END \
+           AS lacks_two_factor \
+         FROM organizations o \
+         JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 \
+         JOIN users u ON u.id = m.user_id WHERE o.slug = $2",
     )
     .bind(user.id)
     .bind(slug)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.map(|(id, slug, name, role)| OrgAccess {
-        id,
-        slug,
-        name,
-        role: Role::from_db(&role),
+    Ok(row.map(|row| {
+        (
+            OrgAccess {
+                id: row.id,
+                slug: row.slug,
+                name: row.name,
+                role: Role::from_db(&row.role),
+            },
+            row.lacks_two_factor != 0,
+        )
     }))
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    id: i64,
+    slug: String,
+    name: String,
+    role: String,
+    lacks_two_factor: i64,
 }
 
 /// Organizations are visible to their members only; to anyone else an existing
@@ -138,8 +157,16 @@ async fn cleared(
     action: impl FnOnce(Option<Standing>) -> Action,
 ) -> Result<OrgAccess, AppError> {
     let org = membership(db, user, slug).await?;
-    access::decide(person(user), action(org.as_ref().map(OrgAccess::standing)))?;
-    org.ok_or(AppError::Internal)
+    access::decide(
+        person(user),
+        action(org.as_ref().map(|(org, _)| org.standing())),
+    )?;
+    match org {
+        // Told only to members: to anyone else the organization is not found.
+        Some((org, true)) => Err(AppError::TwoFactorRequired(org.name)),
+        Some((org, false)) => Ok(org),
+        None => Err(AppError::Internal),
+    }
 }
 
 pub async fn group_access(
@@ -199,9 +226,12 @@ pub async fn group_token_access(
 }
 
 pub async fn list_my_orgs(db: &Db, user_id: i64) -> Result<Vec<MyOrg>, AppError> {
-    let orgs: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role FROM organizations o \
-         JOIN org_memberships m ON m.org_id = o.id WHERE m.user_id = $1 ORDER BY o.name, o.id",
+    let orgs: Vec<MembershipRow> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, \
+         CASE WHEN o.require_two_factor = 1 AND u.totp_enabled_at IS NULL THEN 1 ELSE 0 END \
+           AS lacks_two_factor \
+         FROM organizations o JOIN org_memberships m ON m.org_id = o.id \
+         JOIN users u ON u.id = m.user_id WHERE m.user_id = $1 ORDER BY o.name, o.id",
     )
     .bind(user_id)
     .fetch_all(&db.pool)
@@ -215,13 +245,14 @@ pub async fn list_my_orgs(db: &Db, user_id: i64) -> Result<Vec<MyOrg>, AppError>
     .await?;
     Ok(orgs
         .into_iter()
-        .map(|(id, slug, name, role)| MyOrg {
-            slug,
-            name,
-            role: Role::from_db(&role),
+        .map(|org| MyOrg {
+            slug: org.slug,
+            name: org.name,
+            role: Role::from_db(&org.role),
+            needs_your_two_factor: org.lacks_two_factor != 0,
             groups: groups
                 .iter()
-                .filter(|(org_id, _, _)| *org_id == id)
+                .filter(|(org_id, _, _)| *org_id == org.id)
                 .map(|(_, slug, name)| GroupLink {
                     slug: slug.clone(),
                     name: name.clone(),
@@ -640,35 +671,59 @@ const TECHNICAL_MEMBER: &str =
     "Technical users belong to an access token; manage the token instead.";
 
 /// A member list, admins first.
-async fn members_of(db: &Db, (table, key): (&str, &str), id: i64) -> Result<Vec<Member>, AppError> {
+/// Members of an organization or group; with `reveal_two_factor`, whether
+/// each person signs in with two factors.
+async fn members_of(
+    db: &Db,
+    (table, key): (&str, &str),
+    id: i64,
+    reveal_two_factor: bool,
+) -> Result<Vec<Member>, AppError> {
     let sql = format!(
-        "SELECT u.id, u.display_name, u.email, u.kind, m.role, m.created_at FROM {table} m \
+        "SELECT u.id AS user_id, u.display_name, u.email, u.kind, m.role, m.created_at AS joined_at, \
+         CASE WHEN u.totp_enabled_at IS NULL THEN 0 ELSE 1 END AS two_factor FROM {table} m \
          JOIN users u ON u.id = m.user_id WHERE m.{key} = $1 \
          ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, u.display_name, u.id"
     );
-    let rows: Vec<(i64, String, Option<String>, String, String, i64)> =
-        sqlx::query_as(&sql).bind(id).fetch_all(&db.pool).await?;
+    let rows: Vec<MemberRow> = sqlx::query_as(&sql).bind(id).fetch_all(&db.pool).await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(user_id, display_name, email, kind, role, joined_at)| Member {
-                user_id,
-                display_name,
-                email,
-                technical: kind == "technical",
-                role: Role::from_db(&role),
-                joined_at,
-            },
-        )
+        .map(|row| Member {
+            user_id: row.user_id,
+            display_name: row.display_name,
+            email: row.email,
+            technical: row.kind == "technical",
+            role: Role::from_db(&row.role),
+            joined_at: row.joined_at,
+            two_factor: (reveal_two_factor && row.kind != "technical")
+                .then_some(row.two_factor != 0),
+        })
         .collect())
 }
 
-pub async fn list_org_members(db: &Db, org_id: i64) -> Result<Vec<Member>, AppError> {
-    members_of(db, ORG_MEMBERSHIPS, org_id).await
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    user_id: i64,
+    display_name: String,
+    email: Option<String>,
+    kind: String,
+    role: String,
+    joined_at: i64,
+    two_factor: i64,
+}
+
+/// The organization's members; with `for_admin`, whether each person signs
+/// in with two factors.
+pub async fn list_org_members(
+    db: &Db,
+    org_id: i64,
+    for_admin: bool,
+) -> Result<Vec<Member>, AppError> {
+    members_of(db, ORG_MEMBERSHIPS, org_id, for_admin).await
 }
 
 pub async fn list_group_members(db: &Db, group_id: i64) -> Result<Vec<Member>, AppError> {
-    members_of(db, GROUP_MEMBERSHIPS, group_id).await
+    members_of(db, GROUP_MEMBERSHIPS, group_id, false).await
 }
 
 /// Finds a person (never a technical user) by email.
@@ -922,32 +977,43 @@ pub async fn remove_group_member(
 }
 
 pub async fn org_settings(ctx: &RequestCtx, org_id: i64) -> Result<OrgSettings, AppError> {
-    let (allow_org, allow_group, allow_non_expiring, max_days, need_approval, apps): (
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        i64,
-        i64,
-    ) = sqlx::query_as(
+    let row: SettingsRow = sqlx::query_as(
         "SELECT allow_org_tokens, allow_group_tokens, allow_non_expiring_tokens, \
-             token_max_lifetime_days, personal_tokens_need_approval, allow_oauth_apps \
-             FROM organizations WHERE id = $1",
+         token_max_lifetime_days, personal_tokens_need_approval, allow_oauth_apps, \
+         require_two_factor, \
+         (SELECT COUNT(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
+          WHERE m.org_id = o.id AND u.kind = 'human' AND u.totp_enabled_at IS NULL) \
+           AS members_without_two_factor \
+         FROM organizations o WHERE id = $1",
     )
     .bind(org_id)
     .fetch_one(&ctx.db().pool)
     .await?;
     let instance = ctx.state.config.expiry_policy();
     Ok(OrgSettings {
-        allow_org_tokens: allow_org != 0,
-        allow_group_tokens: allow_group != 0,
-        allow_non_expiring_tokens: allow_non_expiring != 0,
-        token_max_lifetime_days: max_days,
-        personal_tokens_need_approval: need_approval != 0,
-        allow_oauth_apps: apps != 0,
+        allow_org_tokens: row.allow_org_tokens != 0,
+        allow_group_tokens: row.allow_group_tokens != 0,
+        allow_non_expiring_tokens: row.allow_non_expiring_tokens != 0,
+        token_max_lifetime_days: row.token_max_lifetime_days,
+        personal_tokens_need_approval: row.personal_tokens_need_approval != 0,
+        allow_oauth_apps: row.allow_oauth_apps != 0,
+        require_two_factor: row.require_two_factor != 0,
+        members_without_two_factor: row.members_without_two_factor,
         instance_max_lifetime_days: instance.max_lifetime_days,
         instance_allows_non_expiring: instance.allow_non_expiring,
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    allow_org_tokens: i64,
+    allow_group_tokens: i64,
+    allow_non_expiring_tokens: i64,
+    token_max_lifetime_days: Option<i64>,
+    personal_tokens_need_approval: i64,
+    allow_oauth_apps: i64,
+    require_two_factor: i64,
+    members_without_two_factor: i64,
 }
 
 /// Longest lifetime an organization may set for its tokens, in days.
@@ -962,6 +1028,7 @@ pub struct SettingsChange<'a> {
     pub max_lifetime_days: &'a str,
     pub personal_tokens_need_approval: bool,
     pub allow_oauth_apps: bool,
+    pub require_two_factor: bool,
 }
 
 pub async fn update_org_settings(
@@ -977,8 +1044,25 @@ pub async fn update_org_settings(
         max_lifetime_days,
         personal_tokens_need_approval,
         allow_oauth_apps,
+        require_two_factor,
     } = change;
     let org = org_admin_access(ctx.db(), user, org_slug).await?;
+    if require_two_factor {
+        // Only someone who has it may require it: otherwise the admin would
+        // shut themselves out with their first click.
+        let (own,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN totp_enabled_at IS NULL THEN 0 ELSE 1 END FROM users WHERE id = $1",
+        )
+        .bind(user.id)
+        .fetch_one(&ctx.db().pool)
+        .await?;
+        if own == 0 {
+            return Err(AppError::invalid(
+                "require_two_factor",
+                "Turn on two-factor sign-in for your own account first (Account → Two-factor sign-in); then you can require it of others.",
+            ));
+        }
+    }
     let max_days = match max_lifetime_days.trim() {
         "" => None,
         raw => match raw.parse::<i64>() {
@@ -996,7 +1080,8 @@ pub async fn update_org_settings(
     sqlx::query(
         "UPDATE organizations SET allow_org_tokens = $1, allow_group_tokens = $2, \
          allow_non_expiring_tokens = $3, token_max_lifetime_days = $4, \
-         personal_tokens_need_approval = $6, allow_oauth_apps = $7 WHERE id = $5",
+         personal_tokens_need_approval = $6, allow_oauth_apps = $7, require_two_factor = $8 \
+         WHERE id = $5",
     )
     .bind(i64::from(allow_org_tokens))
     .bind(i64::from(allow_group_tokens))
@@ -1005,6 +1090,7 @@ pub async fn update_org_settings(
     .bind(org.id)
     .bind(i64::from(personal_tokens_need_approval))
     .bind(i64::from(allow_oauth_apps))
+    .bind(i64::from(require_two_factor))
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -1022,6 +1108,7 @@ pub async fn update_org_settings(
                     "token_max_lifetime_days": before.token_max_lifetime_days,
                     "personal_tokens_need_approval": before.personal_tokens_need_approval,
                     "allow_oauth_apps": before.allow_oauth_apps,
+                    "require_two_factor": before.require_two_factor,
                 },
                 "to": {
                     "allow_org_tokens": allow_org_tokens,
@@ -1030,6 +1117,7 @@ pub async fn update_org_settings(
                     "token_max_lifetime_days": max_days,
                     "personal_tokens_need_approval": personal_tokens_need_approval,
                     "allow_oauth_apps": allow_oauth_apps,
+                    "require_two_factor": require_two_factor,
                 },
             })),
             ..Default::default()
@@ -1046,6 +1134,18 @@ pub async fn update_org_settings(
 /// small enough that its offset cannot overflow.
 const MAX_AUDIT_PAGE: i64 = 1_000_000;
 
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    occurred_at: i64,
+    actor_label: String,
+    actor_name: Option<String>,
+    action: String,
+    target_label: String,
+    group_name: Option<String>,
+    ip: Option<String>,
+    detail: String,
+}
+
 pub async fn org_audit(
     db: &Db,
     org_id: i64,
@@ -1059,11 +1159,11 @@ pub async fn org_audit(
         ));
     }
     let action = action.trim();
-    /// occurred_at, actor, action, target, group name, ip
-    type AuditRow = (i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT a.occurred_at, a.actor_label, a.action, a.target_label, g.name, a.ip \
+        "SELECT a.occurred_at, a.actor_label, u.display_name AS actor_name, a.action, \
+             a.target_label, g.name AS group_name, a.ip, a.detail \
              FROM audit_events a LEFT JOIN groups g ON g.id = a.group_id \
+             LEFT JOIN users u ON u.id = a.actor_user_id AND u.kind = 'human' \
              WHERE a.org_id = $1 AND ($2 = '' OR a.action = $2) \
              ORDER BY a.id DESC LIMIT $3 OFFSET $4",
     )
@@ -1084,13 +1184,17 @@ pub async fn org_audit(
         entries: rows
             .into_iter()
             .take(AUDIT_PAGE_SIZE as usize)
-            .map(|(at, actor, action, target, group, ip)| AuditEntry {
-                at,
-                actor,
-                action,
-                target,
-                group,
-                ip,
+            .map(|row| AuditEntry {
+                at: row.occurred_at,
+                // A person by their name, with what the event recorded (their
+                // email then) beside it; anyone else as recorded.
+                actor_detail: row.actor_name.is_some().then(|| row.actor_label.clone()),
+                actor: row.actor_name.unwrap_or(row.actor_label),
+                action: row.action,
+                target: row.target_label,
+                group: row.group_name,
+                ip: row.ip,
+                detail: serde_json::from_str(&row.detail).unwrap_or_default(),
             })
             .collect(),
         page,

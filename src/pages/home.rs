@@ -44,6 +44,9 @@ fn MyOrganizations() -> impl IntoView {
                                             <a href=href>{org.name}</a>
                                             <span class="badge" class:badge-accent=org.role == Role::Admin>{org.role.label()}</span>
                                             <span class="muted">{format!("you are in {groups} of its groups")}</span>
+                                            {org.needs_your_two_factor.then(|| view! {
+                                                <a class="badge badge-danger" href="/profile#two-factor">"Needs your two-factor sign-in"</a>
+                                            })}
                                         </li>
                                     }
                                 }).collect_view()}

@@ -5,15 +5,15 @@ use super::people::{invitation_rows, InvitationDialog};
 use super::tokens::TokensPanel;
 use super::{param, Loaded};
 use crate::components::{
-    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, RoleSelect,
-    Saved, Tab, Tabs,
+    action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
+    Field, FormAlert, RoleSelect, Saved, Tab, Tabs,
 };
 use crate::domain::Role;
 use crate::orgs::api::{
     get_org, get_org_settings, list_groups, list_org_audit, list_org_members, AddOrgMember,
     CreateGroup, DeleteGroup, RemoveOrgMember, SetOrgMemberRole, UpdateOrgSettings,
 };
-use crate::orgs::{AuditPage, Member, OrgView};
+use crate::orgs::{audit_action_label, AuditPage, Member, OrgView};
 use crate::people::api::{list_org_invitations, InviteToOrg, WithdrawOrgInvitation};
 use crate::people::IssuedInvitation;
 use crate::tokens::api::{list_token_requests, DecideTokenRequest};
@@ -76,9 +76,19 @@ pub fn member_rows(members: Vec<Member>, actions: impl Fn(&Member) -> AnyView) -
                         {m.display_name.clone()}
                         {m.technical.then(|| view! { <span class="badge badge-muted">"technical"</span> })}
                     </th>
-                    <td>{m.email.clone().unwrap_or_default()}</td>
-                    <td><span class="badge" class:badge-accent=m.role == Role::Admin>{m.role.label()}</span></td>
-                    <td>{format_date(m.joined_at)}</td>
+                    <td data-label="Email">{m.email.clone().unwrap_or_default()}</td>
+                    <td data-label="Role"><span class="badge" class:badge-accent=m.role == Role::Admin>{m.role.label()}</span></td>
+                    <td data-label="Joined">{format_date(m.joined_at)}</td>
+                    // Present only where the caller may see it (organization admins).
+                    {m.two_factor.map(|on| view! {
+                        <td data-label="Two-factor">
+                            {if on {
+                                view! { <span class="badge badge-success">"On"</span> }.into_any()
+                            } else {
+                                view! { <span class="badge badge-muted">"Off"</span> }.into_any()
+                            }}
+                        </td>
+                    })}
                     <td class="actions">{cell}</td>
                 </tr>
             }
@@ -201,7 +211,11 @@ pub fn OrgMembersTab() -> impl IntoView {
                                             <div class="table-wrap">
                                                 <table>
                                                     <caption class="visually-hidden">"Members of the organization"</caption>
-                                                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                                    <thead><tr>
+                                                        <th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th>
+                                                        {admin.then(|| view! { <th scope="col">"Two-factor"</th> })}
+                                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                                    </tr></thead>
                                                     <tbody>
                                                         {member_rows(members, |m| if admin {
                                                             member_controls!(m, vec![("org", org_slug.clone())], set_role, remove, &org_name)
@@ -559,7 +573,7 @@ fn audit_view(page: AuditPage, base: String) -> impl IntoView {
                 <select id="audit-action" name="action">
                     <option value="" selected=chosen.is_empty()>"All actions"</option>
                     {page.actions.iter().map(|a| view! {
-                        <option value=a.clone() selected=*a == chosen>{a.clone()}</option>
+                        <option value=a.clone() selected=*a == chosen>{audit_action_label(a)}</option>
                     }).collect_view()}
                 </select>
             </div>
@@ -569,27 +583,18 @@ fn audit_view(page: AuditPage, base: String) -> impl IntoView {
             view! { <p class="empty-note">"No events match."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
-                    <table>
-                        <caption class="visually-hidden">"Audit events, newest first"</caption>
-                        <thead><tr>
-                            <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th>
-                            <th scope="col">"Target"</th><th scope="col">"Group"</th><th scope="col">"From"</th>
-                        </tr></thead>
-                        <tbody>
-                            {page.entries.into_iter().map(|e| view! {
-                                <tr>
-                                    <td>{format_datetime(e.at)}</td>
-                                    <td>{e.actor}</td>
-                                    <td><code>{e.action}</code></td>
-                                    <th scope="row">{e.target}</th>
-                                    <td>{e.group.unwrap_or_default()}</td>
-                                    <td>{e.ip.unwrap_or_default()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <ol class="audit-list" aria-label="Audit events, newest first">
+                    {page.entries.into_iter().map(|e| view! {
+                        <li>
+                            <p class="audit-sentence">{e.sentence()}</p>
+                            <p class="audit-meta">
+                                <time datetime=format_iso(e.at)>{format_timestamp(e.at)}</time>
+                                {e.actor_detail.map(|who| format!(" · {who}"))}
+                                {e.ip.map(|ip| format!(" · from {ip}"))}
+                            </p>
+                        </li>
+                    }).collect_view()}
+                </ol>
             }.into_any()
         }}
         <nav class="pager" aria-label="Audit pages">
@@ -615,7 +620,7 @@ fn TokenSettings(org: String) -> impl IntoView {
     let error = action_error(update);
     view! {
         <section class="card">
-            <h2>"Token policy"</h2>
+            <h2>"Policy"</h2>
             <Transition fallback=loading>
                 {move || {
                     let org = org.clone();
@@ -629,6 +634,16 @@ fn TokenSettings(org: String) -> impl IntoView {
                             .unwrap_or_else(|| "Leave empty for no limit beyond the server's.".into());
                         let max_days = current.token_max_lifetime_days.map(|d| d.to_string()).unwrap_or_default();
                         let max_message = move || error.get().and_then(|e| e.field_message("token_max_lifetime_days"));
+                        let two_factor_message = move || error.get().and_then(|e| e.field_message("require_two_factor"));
+                        let without = current.members_without_two_factor;
+                        let two_factor_hint = format!(
+                            "Members without it cannot open this organization, and their personal tokens and connected applications do not act in it, until they turn it on. {}",
+                            match without {
+                                0 => "Every member has it on.".to_string(),
+                                1 => "1 member has not turned it on yet (see Members).".to_string(),
+                                n => format!("{n} members have not turned it on yet (see Members)."),
+                            }
+                        );
                         view! {
                             <ActionForm action=update>
                                 <FormAlert error/>
@@ -677,6 +692,17 @@ fn TokenSettings(org: String) -> impl IntoView {
                                             checked=current.allow_oauth_apps aria-describedby="allow-oauth-apps-hint"/>
                                         <label for="allow-oauth-apps">"Allow OAuth applications to act in this organization"</label>
                                         <p class="field-hint" id="allow-oauth-apps-hint">"Members can authorize applications to act in their name. Turning this off stops every application's access here at once; elsewhere they keep working."</p>
+                                    </div>
+                                </fieldset>
+                                <fieldset>
+                                    <legend>"Sign-in"</legend>
+                                    <div class="field field-check" class:field-invalid=move || two_factor_message().is_some()>
+                                        <input id="require-two-factor" type="checkbox" name="require_two_factor"
+                                            checked=current.require_two_factor aria-describedby="require-two-factor-hint require-two-factor-error"
+                                            aria-invalid=move || two_factor_message().is_some().then_some("true")/>
+                                        <label for="require-two-factor">"Members must use two-factor sign-in"</label>
+                                        <p class="field-hint" id="require-two-factor-hint">{two_factor_hint}</p>
+                                        <p class="field-error" id="require-two-factor-error" role="alert">{two_factor_message}</p>
                                     </div>
                                 </fieldset>
                                 <button type="submit" class="btn btn-primary">"Save settings"</button>

@@ -234,14 +234,17 @@ fn TwoFactor() -> impl IntoView {
         }
     };
     view! {
-        <section class="card">
+        <section class="card" id="two-factor">
             <h2>"Two-factor sign-in"</h2>
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(TwoFactorStatus { enabled: true, recovery_codes_left, .. }) => view! {
+                        Ok(TwoFactorStatus { enabled: true, recovery_codes_left, required_by, .. }) => view! {
                             <p><span class="badge badge-success">"On"</span>" Signing in asks for a code from your authenticator app after your password."</p>
                             <p class="muted">{format!("{recovery_codes_left} unused recovery code{} left.", if recovery_codes_left == 1 { "" } else { "s" })}</p>
+                            {(!required_by.is_empty()).then(|| view! {
+                                <p class="muted">{format!("Required by {}: turning it off shuts you out of {} until you turn it on again.", and_list(&required_by), if required_by.len() == 1 { "it" } else { "them" })}</p>
+                            })}
                             <ActionForm action=disable>
                                 <FormAlert error=disable_error/>
                                 <Field id="two-factor-disable-code" name="code" label="Code to turn it off" autocomplete="one-time-code" maxlength=20
@@ -259,8 +262,11 @@ fn TwoFactor() -> impl IntoView {
                                 <button type="submit" class="btn btn-primary">"Turn on"</button>
                             </ActionForm>
                         }.into_any(),
-                        Ok(_) => view! {
+                        Ok(TwoFactorStatus { required_by, .. }) => view! {
                             <p><span class="badge badge-muted">"Off"</span>" Add a second step to signing in: a code from an app on your phone, so a stolen password alone is not enough."</p>
+                            {(!required_by.is_empty()).then(|| view! {
+                                <p class="alert alert-warning" role="status">{format!("{} require{} two-factor sign-in: turn it on to work in {}.", and_list(&required_by), if required_by.len() == 1 { "s" } else { "" }, if required_by.len() == 1 { "it" } else { "them" })}</p>
+                            })}
                             <ActionForm action=begin>
                                 <FormAlert error=begin_error/>
                                 <button type="submit" class="btn btn-primary">"Set up two-factor sign-in"</button>
@@ -286,5 +292,14 @@ fn TwoFactor() -> impl IntoView {
                 </div>
             })}
         </dialog>
+    }
+}
+
+/// "A", "A and B", "A, B and C".
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }

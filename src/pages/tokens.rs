@@ -6,18 +6,18 @@ use super::profile::profile_tabs;
 use super::with_user;
 use crate::access::IDENTITY_READ;
 use crate::components::{
-    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
+    action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
+    Field, FormAlert, SecretField,
 };
 use crate::domain::{ExpiryChoice, Role};
 use crate::error::AppError;
 use crate::scopes::api::token_grant_options;
 use crate::scopes::ScopeInfo;
 use crate::tokens::api::{
-    list_token_activity, list_tokens, token_policy, CreateToken, DeleteToken, RevokeAllTokens,
-    SetTokenEnabled,
+    list_token_activity, list_tokens, CreateToken, DeleteToken, RevokeAllTokens, SetTokenEnabled,
 };
 use crate::tokens::{
-    relative_time, ApprovalState, CreatedToken, TokenScope, TokenStatus, TokenSummary,
+    relative_time, ApprovalState, CreatedToken, TokenList, TokenScope, TokenStatus, TokenSummary,
 };
 use leptos::html::Dialog;
 use leptos::prelude::*;
@@ -40,13 +40,16 @@ pub fn ProfileTokensPage() -> impl IntoView {
     }
 }
 
-fn status_badge(status: TokenStatus) -> impl IntoView {
-    let class = match status {
-        TokenStatus::Active => "badge badge-success",
-        TokenStatus::Disabled => "badge badge-muted",
-        TokenStatus::Expired => "badge badge-danger",
+/// A token's state; an active token of a kind the organization turned off
+/// is refused, so it does not show as active.
+fn status_badge(status: TokenStatus, turned_off: bool) -> impl IntoView {
+    let (class, label) = match status {
+        TokenStatus::Active if turned_off => ("badge badge-warning", "Turned off"),
+        TokenStatus::Active => ("badge badge-success", status.label()),
+        TokenStatus::Revoked => ("badge badge-muted", status.label()),
+        TokenStatus::Expired => ("badge badge-danger", status.label()),
     };
-    view! { <span class=class>{status.label()}</span> }
+    view! { <span class=class>{label}</span> }
 }
 
 /// The hidden fields that tell a server function which tokens are meant.
@@ -57,41 +60,37 @@ fn scope_fields(scope: &TokenScope) -> impl IntoView {
     }
 }
 
-/// Words that differ between personal tokens and organization or group tokens
-/// (seed 002 calls disabling "revoke").
+/// Words that differ between personal tokens and organization or group
+/// tokens. Turning a token off is "revoke" and back on "reactivate" for every
+/// kind, as in the API, the audit trail and RFC 7009.
 struct Wording {
     title: &'static str,
     intro: &'static str,
     empty: &'static str,
-    disable: &'static str,
-    enable: &'static str,
     caption: &'static str,
 }
+
+const REVOKE: &str = "Revoke";
+const REACTIVATE: &str = "Reactivate";
 
 fn wording(scope: &TokenScope) -> Wording {
     match scope {
         TokenScope::Personal => Wording {
             title: "Personal access tokens",
-            intro: "Scripts, CI jobs and other apps use a token to call the Latchkey API as you, with your current permissions. Create one per integration so you can disable it on its own.",
+            intro: "Scripts, CI jobs and other apps use a token to call the Latchkey API as you, with your current permissions. Create one per integration so you can revoke it on its own.",
             empty: "You have no access tokens yet.",
-            disable: "Disable",
-            enable: "Enable",
             caption: "Your personal access tokens, newest first",
         },
         TokenScope::Organization { .. } => Wording {
             title: "Organization access tokens",
             intro: "An organization token acts as its own technical user with the organization role you give it (admin or user), for integrations that work for the whole organization. It keeps working when the person who created it leaves.",
             empty: "This organization has no access tokens yet.",
-            disable: "Revoke",
-            enable: "Reactivate",
             caption: "Organization access tokens, newest first",
         },
         TokenScope::Group { .. } => Wording {
             title: "Group access tokens",
             intro: "A group token acts as its own technical user with the group role you give it (admin or user), in this group only.",
             empty: "This group has no access tokens yet.",
-            disable: "Revoke",
-            enable: "Reactivate",
             caption: "Group access tokens, newest first",
         },
     }
@@ -103,7 +102,6 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
     let set_enabled = ServerAction::<SetTokenEnabled>::new();
     let delete = ServerAction::<DeleteToken>::new();
     let revoke_all = ServerAction::<RevokeAllTokens>::new();
-    let words = wording(&scope);
     let changes = move || {
         (
             create.version().get(),
@@ -165,79 +163,107 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
 
     let table_scope = scope.clone();
     view! {
-        <section class="card">
-            <div class="card-head">
-                <h2>{words.title}</h2>
-                <a class="btn btn-primary" href=format!("{page}?new") on:click=open_create>
-                    "Create a new access token"
-                </a>
-            </div>
-            <p class="muted">{words.intro}</p>
-            <FormAlert error=row_error/>
-            <Transition fallback=loading>
-                {move || {
-                    let scope = table_scope.clone();
-                    Suspend::new(async move {
-                        match tokens.await {
-                            Ok(list) if list.tokens.is_empty() => view! {
-                                <p class="empty-note">{wording(&scope).empty}</p>
-                            }.into_any(),
-                            Ok(list) => {
-                                let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
-                                let leaked = list.tokens.iter().filter(|t| t.leaked_at.is_some()).count();
+        // One message and nothing else for someone who may not see these
+        // tokens; the list, the create button and the activity otherwise.
+        <Transition fallback=loading>
+            {move || {
+                let scope = table_scope.clone();
+                let page = page.clone();
+                Suspend::new(async move {
+                    let list = match tokens.await {
+                        Ok(list) => list,
+                        Err(error) => return view! { <ErrorView error/> }.into_any(),
+                    };
+                    let words = wording(&scope);
+                    let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
+                    let leaked = list.tokens.iter().filter(|t| t.leaked_at.is_some()).count();
+                    let turned_off = list.turned_off.is_some();
+                    let settings = match &scope {
+                        TokenScope::Organization { org } => Some(format!("/orgs/{org}/settings")),
+                        _ => None,
+                    };
+                    view! {
+                        <section class="card">
+                            <div class="card-head">
+                                <h2>{words.title}</h2>
+                                {(!turned_off).then(|| view! {
+                                    <a class="btn btn-primary" href=format!("{page}?new#create-token") on:click=open_create>
+                                        "Create a new access token"
+                                    </a>
+                                })}
+                            </div>
+                            <p class="muted">{words.intro}</p>
+                            {list.turned_off.map(|reason| view! {
+                                <p class="alert alert-warning" role="status">
+                                    <strong>"Turned off. "</strong>
+                                    {reason}
+                                    " Until then these tokens are refused and no new ones can be created."
+                                    {settings.map(|href| view! { " " <a href=href>"Open Settings"</a> })}
+                                </p>
+                            })}
+                            <FormAlert error=row_error/>
+                            {(leaked > 0).then(|| view! {
+                                <p class="alert alert-error" role="alert">
+                                    {if leaked == 1 {
+                                        "1 token was found in public by a secret scanner and revoked.".to_string()
+                                    } else {
+                                        format!("{leaked} tokens were found in public by a secret scanner and revoked.")
+                                    }}
+                                    " A leaked secret is public, so these cannot be reactivated: delete them, create new ones, and remove the old secrets from wherever they were published."
+                                </p>
+                            })}
+                            {if list.tokens.is_empty() {
+                                view! { <p class="empty-note">{words.empty}</p> }.into_any()
+                            } else {
                                 view! {
-                                    {(leaked > 0).then(|| view! {
-                                        <p class="alert alert-error" role="alert">
-                                            {if leaked == 1 {
-                                                "1 token was found in public by a secret scanner and disabled.".to_string()
-                                            } else {
-                                                format!("{leaked} tokens were found in public by a secret scanner and disabled.")
-                                            }}
-                                            " A leaked secret is public, so these cannot be enabled again: delete them, create new ones, and remove the old secrets from wherever they were published."
-                                        </p>
-                                    })}
-                                    <TokenTable list=list.tokens now=list.now scope=scope.clone() set_enabled delete/>
+                                    <TokenTable list=list.tokens now=list.now scope=scope.clone() turned_off set_enabled delete/>
                                     {(active > 0).then(|| view! { <RevokeAll action=revoke_all scope active/> })}
                                 }.into_any()
-                            }
-                            Err(error) => view! { <ErrorView error/> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+                            }}
+                        </section>
+                    }.into_any()
+                })
+            }}
+        </Transition>
 
-        <CreateTokenDialog action=create scope=scope.clone() node_ref=create_dialog/>
+        <CreateTokenDialog action=create scope=scope.clone() tokens node_ref=create_dialog/>
 
         <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-token-title" on:close=move |_| fresh.set(None)>
             {move || fresh.get().map(|created| view! { <CopySecret created on_done=forget_secret/> })}
         </dialog>
 
-        <section class="card">
-            <h2>"Recent activity"</h2>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match activity.await {
-                        Ok(events) if events.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
-                        Ok(events) => view! {
-                            <ul class="activity">
-                                {events.into_iter().map(|e| view! {
-                                    <li>
-                                        <span>{e.describe()}</span>
-                                        <span class="muted">
-                                            {format_datetime(e.at)}
-                                            {(!e.actor.is_empty()).then(|| format!(" · by {}", e.actor))}
-                                            {e.ip.clone().map(|ip| format!(" · from {ip}"))}
-                                        </span>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(_) => ().into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let events = match activity.await {
+                    Ok(events) => events,
+                    // The list above says why.
+                    Err(_) => return ().into_any(),
+                };
+                view! {
+                    <section class="card">
+                        <h2>"Recent activity"</h2>
+                        {if events.is_empty() {
+                            view! { <p class="muted">"Nothing yet."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="activity">
+                                    {events.into_iter().map(|e| view! {
+                                        <li>
+                                            <span>{e.describe()}</span>
+                                            <span class="muted">
+                                                <time datetime=format_iso(e.at)>{format_timestamp(e.at)}</time>
+                                                {(!e.actor.is_empty()).then(|| format!(" · by {}", e.actor))}
+                                                {e.ip.clone().map(|ip| format!(" · from {ip}"))}
+                                            </span>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
     }
 }
 
@@ -246,6 +272,8 @@ fn TokenTable(
     list: Vec<TokenSummary>,
     now: i64,
     scope: TokenScope,
+    /// The organization turned this kind of token off: active ones are refused.
+    turned_off: bool,
     set_enabled: ServerAction<SetTokenEnabled>,
     delete: ServerAction<DeleteToken>,
 ) -> impl IntoView {
@@ -273,10 +301,10 @@ fn TokenTable(
                         let (id_again, name) = (id.clone(), t.name.clone());
                         let confirm = format!("Delete token \u{201c}{}\u{201d}", t.name);
                         let toggle = match t.status {
-                            TokenStatus::Active => Some(("false", words.disable)),
+                            TokenStatus::Active => Some(("false", REVOKE)),
                             // A leaked secret is public: no way back, only delete.
-                            TokenStatus::Disabled if t.leaked_at.is_some() => None,
-                            TokenStatus::Disabled => Some(("true", words.enable)),
+                            TokenStatus::Revoked if t.leaked_at.is_some() => None,
+                            TokenStatus::Revoked => Some(("true", REACTIVATE)),
                             TokenStatus::Expired => None,
                         };
                         let role = match (t.role, &scope) {
@@ -348,7 +376,7 @@ fn TokenTable(
                                     })}
                                 </td>
                                 <td>
-                                    {status_badge(t.status)}
+                                    {status_badge(t.status, turned_off)}
                                     {t.leaked_at.map(|at| view! {
                                         <span class="badge badge-danger" title=format!("Reported {}", format_datetime(at))>"Leaked"</span>
                                     })}
@@ -397,7 +425,7 @@ fn RevokeAll(
     active: usize,
 ) -> impl IntoView {
     let label = format!(
-        "Disable all {active} active token{}",
+        "Revoke all {active} active token{}",
         if active == 1 { "" } else { "s" }
     );
     let whose = match scope {
@@ -409,7 +437,7 @@ fn RevokeAll(
         <details class="confirm revoke-all">
             <summary class="btn btn-danger-ghost">"Revoke all"</summary>
             <div class="confirm-panel">
-                <p>{format!("Every integration using {whose} stops working until its token is enabled again.")}</p>
+                <p>{format!("Every integration using {whose} stops working until its token is reactivated.")}</p>
                 <ActionForm action>
                     {scope_fields(&scope)}
                     <button type="submit" class="btn btn-small btn-danger">{label}</button>
@@ -423,6 +451,8 @@ fn RevokeAll(
 fn CreateTokenDialog(
     action: ServerAction<CreateToken>,
     scope: TokenScope,
+    /// The list, which carries the expiry rules for new tokens here.
+    tokens: Resource<Result<TokenList, AppError>>,
     node_ref: NodeRef<Dialog>,
 ) -> impl IntoView {
     let query = use_query_map();
@@ -433,10 +463,6 @@ fn CreateTokenDialog(
     // under a modal dialog would leave the page inert.
     let open_without_script =
         query.read_untracked().get("new").is_some() || error.get_untracked().is_some();
-    let policy = Resource::new(|| (), {
-        let (org, group) = (scope.org_field(), scope.group_field());
-        move |_| token_policy(org.clone(), group.clone())
-    });
     let page = scope.page();
     let admin_ticked = error
         .get_untracked()
@@ -461,7 +487,7 @@ fn CreateTokenDialog(
         }
     };
     view! {
-        <dialog node_ref=node_ref class="dialog" aria-labelledby="create-token-title" open=open_without_script>
+        <dialog node_ref=node_ref id="create-token" class="dialog" aria-labelledby="create-token-title" open=open_without_script>
             <h2 id="create-token-title">"Create a new access token"</h2>
             <ActionForm action>
                 {scope_fields(&scope)}
@@ -472,8 +498,8 @@ fn CreateTokenDialog(
                     <label for="token-expiry">"Expires"</label>
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
-                            // When tokens are switched off here, the refusal shows on submit.
-                            let policy = policy.await.ok();
+                            // When tokens are turned off here, the refusal shows on submit.
+                            let policy = tokens.await.ok().and_then(|list| list.policy);
                             view! {
                                 <select id="token-expiry" name="expiry"
                                     aria-invalid=move || expiry_message().is_some().then_some("true")

@@ -10,7 +10,6 @@
 #[cfg(feature = "ssr")]
 use super::TokenScope;
 use super::{CreatedToken, TokenActivity, TokenList, TokenRequest};
-use crate::domain::ExpiryPolicy;
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -38,9 +37,19 @@ pub async fn list_tokens(
 ) -> Result<TokenList, AppError> {
     let (ctx, _, owner) = cleared(&org, &group).await?;
     let tokens = server::list(ctx.db(), owner).await?;
+    // The create dialog offers only what the policy allows; when the kind
+    // is turned off the page says so instead of offering to create one.
+    let (policy, turned_off) =
+        match server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy()).await {
+            Ok(policy) => (Some(policy), None),
+            Err(AppError::Conflict(reason)) => (None, Some(reason)),
+            Err(other) => return Err(other),
+        };
     Ok(TokenList {
         now: crate::server::db::now(),
         tokens,
+        policy,
+        turned_off,
     })
 }
 
@@ -51,17 +60,6 @@ pub async fn list_token_activity(
 ) -> Result<Vec<TokenActivity>, AppError> {
     let (ctx, _, owner) = cleared(&org, &group).await?;
     server::recent_activity(ctx.db(), owner, 10).await
-}
-
-/// The expiry rules for new tokens here, so the dialog offers only allowed
-/// presets. Refused with the reason when the organization turned them off.
-#[server(prefix = "/rpc", endpoint = "token_policy")]
-pub async fn token_policy(
-    #[server(default)] org: String,
-    #[server(default)] group: String,
-) -> Result<ExpiryPolicy, AppError> {
-    let (ctx, _, owner) = cleared(&org, &group).await?;
-    server::creation_policy(ctx.db(), owner, ctx.state.config.expiry_policy()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_token")]

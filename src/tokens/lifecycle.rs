@@ -152,7 +152,7 @@ pub async fn revoke_self(
         db,
         actor,
         &token,
-        "token.disabled",
+        "token.revoked",
         json!({ "token_id": token.id, "by": "itself" }),
     )
     .await
@@ -172,7 +172,7 @@ pub async fn revoke_by_secret(db: &Db, actor: &Actor<'_>, raw: &str) -> Result<(
                 db,
                 actor,
                 &token,
-                "token.disabled",
+                "token.revoked",
                 json!({ "token_id": token.id, "by": "revocation request" }),
             )
             .await

@@ -140,16 +140,19 @@ impl TokenKind {
 #[serde(rename_all = "lowercase")]
 pub enum TokenStatus {
     Active,
-    Disabled,
+    /// Turned off by a person, by the token itself, by RFC 7009 revocation or
+    /// by a leak report; reactivating brings it back (unless leaked).
+    #[serde(alias = "disabled")]
+    Revoked,
     Expired,
 }
 
 impl TokenStatus {
-    /// Expiry wins over disabling: an expired token can never be enabled again.
+    /// Expiry wins over revocation: an expired token can never be reactivated.
     pub fn of(disabled_at: Option<i64>, expires_at: Option<i64>, now: i64) -> Self {
         match (disabled_at, expires_at) {
             (_, Some(exp)) if exp <= now => TokenStatus::Expired,
-            (Some(_), _) => TokenStatus::Disabled,
+            (Some(_), _) => TokenStatus::Revoked,
             _ => TokenStatus::Active,
         }
     }
@@ -157,7 +160,7 @@ impl TokenStatus {
     pub fn label(self) -> &'static str {
         match self {
             TokenStatus::Active => "Active",
-            TokenStatus::Disabled => "Disabled",
+            TokenStatus::Revoked => "Revoked",
             TokenStatus::Expired => "Expired",
         }
     }
@@ -183,7 +186,7 @@ pub struct TokenSummary {
     /// token is deleted); none when a person created it.
     #[serde(default)]
     pub created_by_token: Option<String>,
-    /// When a secret scanner reported it found in public (it was disabled then).
+    /// When a secret scanner reported it found in public (it was revoked then).
     pub leaked_at: Option<i64>,
     /// The token that replaced it by rotation.
     pub replaced_by: Option<i64>,
@@ -244,6 +247,11 @@ pub struct TokenRequest {
 pub struct TokenList {
     pub now: i64,
     pub tokens: Vec<TokenSummary>,
+    /// The expiry rules for new tokens here; none while the organization
+    /// has this kind of token turned off.
+    pub policy: Option<crate::domain::ExpiryPolicy>,
+    /// Why tokens here are turned off (and where to change it), if they are.
+    pub turned_off: Option<String>,
 }
 
 /// One line of the "Recent activity" list.
@@ -263,12 +271,12 @@ impl TokenActivity {
     pub fn describe(&self) -> String {
         let verb = match self.action.as_str() {
             "token.created" => "Created",
-            "token.disabled" => "Disabled",
-            "token.enabled" => "Enabled",
+            "token.revoked" => "Revoked",
+            "token.reactivated" => "Reactivated",
             "token.deleted" => "Deleted",
             "token.revoked_all" => "Revoked all tokens",
             "token.rotated" => "Rotated",
-            "token.leaked" => "Reported leaked and disabled",
+            "token.leaked" => "Reported leaked and revoked",
             _ => "Changed",
         };
         if self.action == "token.revoked_all" {
@@ -332,13 +340,13 @@ mod tests {
     }
 
     #[test]
-    fn status_follows_expiry_then_disabling() {
+    fn status_follows_expiry_then_revocation() {
         assert_eq!(TokenStatus::of(None, None, 100), TokenStatus::Active);
         assert_eq!(TokenStatus::of(None, Some(101), 100), TokenStatus::Active);
         assert_eq!(TokenStatus::of(None, Some(100), 100), TokenStatus::Expired);
         assert_eq!(
             TokenStatus::of(Some(50), Some(200), 100),
-            TokenStatus::Disabled
+            TokenStatus::Revoked
         );
         assert_eq!(
             TokenStatus::of(Some(50), Some(60), 100),

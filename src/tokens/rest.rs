@@ -67,7 +67,7 @@ pub fn unauthorized(rejection: TokenRejection) -> Response {
         _ => (
             r#"Bearer realm="latchkey", error="invalid_token""#,
             "invalid_token",
-            "The access token is malformed, unknown, disabled or expired.".to_string(),
+            "The access token is malformed, unknown, revoked or expired.".to_string(),
         ),
     };
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
@@ -707,7 +707,7 @@ pub async fn rotate_token_self(
     else {
         // Revoked, reported leaked, deleted, replaced or expired since this
         // instance last checked it.
-        return Ok(unauthorized(TokenRejection::Disabled));
+        return Ok(unauthorized(TokenRejection::Revoked));
     };
     Ok((
         StatusCode::CREATED,
@@ -754,7 +754,7 @@ pub struct LeakReportReceipt {
 /// string was a token, nor whose.
 #[utoipa::path(post, path = "/api/v1/credentials/leaked", tag = "leak reports",
     summary = "Report token strings found in public",
-    description = "For secret scanners. Each entry is a token string or an object with `token` (and optionally `url`, `source`, `type`). Latchkey tokens among them are disabled at once and their owners notified. Needs no token, is rate-limited per address, answers the same whatever was sent, and never says whose a token was. At most 100 entries.",
+    description = "For secret scanners. Each entry is a token string or an object with `token` (and optionally `url`, `source`, `type`). Latchkey tokens among them are revoked at once and their owners notified. Needs no token, is rate-limited per address, answers the same whatever was sent, and never says whose a token was. At most 100 entries.",
     request_body = Vec<LeakedCredential>,
     responses((status = 202, description = "Received (the same answer whatever was sent)", body = LeakReportReceipt), JsonBodyRefusals, (status = 413, description = "Too many entries or too large a body", body = ErrorBody), (status = 429, description = "Rate limit reached; see Retry-After", body = ErrorBody)))]
 pub async fn report_leaked(

@@ -757,9 +757,9 @@ pub async fn set_enabled(
         disable_with_successors(&mut tx, token_id, now, None).await?;
     }
     let action = if enabled {
-        "token.enabled"
+        "token.reactivated"
     } else {
-        "token.disabled"
+        "token.revoked"
     };
     audit::record(
         &mut *tx,
@@ -772,7 +772,7 @@ pub async fn set_enabled(
     owned_token(db, owner, token_id).await
 }
 
-pub const LEAKED_STAYS_DISABLED: &str = "This token was reported leaked: its secret is public, so it cannot be enabled again. Delete it and create a new one (or rotate its replacement) for the integrations that used it.";
+pub const LEAKED_STAYS_DISABLED: &str = "This token was reported leaked: its secret is public, so it cannot be reactivated. Delete it and create a new one (or rotate its replacement) for the integrations that used it.";
 
 /// Disables `token_id` and every token that replaced it by rotation, so a
 /// revocation also reaches a successor minted while it was in flight. The
@@ -952,6 +952,8 @@ pub struct OrgMembership {
     pub needs_approval: bool,
     /// The organization lets OAuth applications act in it.
     pub apps_allowed: bool,
+    /// The organization requires two-factor sign-in of its members.
+    pub requires_two_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -966,7 +968,7 @@ impl TokenIdentity {
     fn check(&self, now: i64) -> Result<(), TokenRejection> {
         match TokenStatus::of(self.disabled_at, self.expires_at, now) {
             TokenStatus::Expired => Err(TokenRejection::Expired),
-            TokenStatus::Disabled => Err(TokenRejection::Disabled),
+            TokenStatus::Revoked => Err(TokenRejection::Revoked),
             TokenStatus::Active if self.user_disabled => Err(TokenRejection::UserDisabled),
             TokenStatus::Active if self.switched_off => Err(TokenRejection::SwitchedOff),
             TokenStatus::Active => Ok(()),
@@ -1020,7 +1022,7 @@ pub enum TokenRejection {
     Missing,
     Malformed,
     Unknown,
-    Disabled,
+    Revoked,
     Expired,
     UserDisabled,
     /// An organization or group token of an organization that turned them off.
@@ -1099,6 +1101,7 @@ struct IdentityRow {
     user_kind: String,
     user_disabled: i64,
     instance_admin: i64,
+    two_factor: i64,
     org_id: Option<i64>,
     group_id: Option<i64>,
     switched_off: i64,
@@ -1112,7 +1115,8 @@ pub(crate) async fn load_identity(
         "SELECT t.id AS token_id, t.name AS token_name, t.kind, t.created_at, t.expires_at, \
          t.disabled_at, t.last_used_at, t.scopes, t.restricted_to_orgs, t.allowed_ips, \
          u.id AS user_id, u.display_name, u.email, u.kind AS user_kind, \
-         u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin, t.org_id, t.group_id, \
+         u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin, \
+         CASE WHEN u.totp_enabled_at IS NULL THEN 0 ELSE 1 END AS two_factor, t.org_id, t.group_id, \
          CASE WHEN t.kind = 'organization' AND o.allow_org_tokens = 0 THEN 1 \
               WHEN t.kind = 'group' AND o.allow_group_tokens = 0 THEN 1 ELSE 0 END AS switched_off \
          FROM access_tokens t JOIN users u ON u.id = t.user_id \
@@ -1149,7 +1153,7 @@ pub(crate) async fn load_identity(
             home_role: None,
             scopes: Scopes::from_stored(&row.scopes),
             acts_in: None,
-            unapproved: BTreeSet::new(),
+            withheld: BTreeSet::new(),
             instance_admin: kind == TokenKind::Personal && row.instance_admin != 0,
         },
         allowed: AllowedAddresses::from_stored(&row.allowed_ips),
@@ -1162,13 +1166,19 @@ pub(crate) async fn load_identity(
     }
     if identity.check(now()).is_ok() {
         let mut organizations = memberships(db, row.user_id).await?;
-        if kind == TokenKind::Personal && organizations.iter().any(|org| org.needs_approval) {
-            let approved = approved_orgs(db, row.token_id).await?;
-            identity.grant.unapproved = organizations
-                .iter()
-                .filter(|org| org.needs_approval && !approved.contains(&org.id))
-                .map(|org| org.id)
-                .collect();
+        if kind == TokenKind::Personal {
+            if organizations.iter().any(|org| org.needs_approval) {
+                let approved = approved_orgs(db, row.token_id).await?;
+                identity.grant.withheld = organizations
+                    .iter()
+                    .filter(|org| org.needs_approval && !approved.contains(&org.id))
+                    .map(|org| org.id)
+                    .collect();
+            }
+            identity
+                .grant
+                .withheld
+                .extend(lacking_two_factor(&organizations, row.two_factor != 0));
         }
         organizations.retain(|org| identity.grant.reaches_org(org.id));
         identity.organizations = organizations;
@@ -1196,6 +1206,7 @@ struct OAuthIdentityRow {
     user_kind: String,
     user_disabled: i64,
     instance_admin: i64,
+    two_factor: i64,
 }
 
 /// An OAuth token: an access token acts as the person who granted it, with
@@ -1219,7 +1230,8 @@ pub(crate) async fn load_oauth_identity(
          t.created_at, t.expires_at, \
          COALESCE(t.revoked_at, t.used_at, s.revoked_at, g.revoked_at, c.disabled_at) AS disabled_at, \
          g.last_used_at, s.scopes, g.restricted_to_orgs, u.id AS user_id, u.display_name, u.email, \
-         u.kind AS user_kind, u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin \
+         u.kind AS user_kind, u.is_disabled AS user_disabled, u.is_instance_admin AS instance_admin, \
+         CASE WHEN u.totp_enabled_at IS NULL THEN 0 ELSE 1 END AS two_factor \
          FROM oauth_tokens t JOIN oauth_sessions s ON s.id = t.session_id \
          JOIN oauth_grants g ON g.id = s.grant_id JOIN oauth_clients c ON c.id = g.client_id \
          JOIN users u ON u.id = g.user_id WHERE t.digest = $1 AND t.kind = $2",
@@ -1258,7 +1270,7 @@ pub(crate) async fn load_oauth_identity(
             home_role: None,
             scopes: Scopes::from_stored(&row.scopes),
             acts_in: None,
-            unapproved: BTreeSet::new(),
+            withheld: BTreeSet::new(),
             instance_admin: row.instance_admin != 0,
         },
         allowed: AllowedAddresses::default(),
@@ -1283,11 +1295,13 @@ pub(crate) async fn load_oauth_identity(
         .bind(row.grant_id)
         .fetch_all(&db.pool)
         .await?;
-        // Where the organization turned applications off, or stopped this one.
-        identity.grant.unapproved = organizations
+        // Where the organization turned applications off, or stopped this
+        // one, or requires two-factor sign-in the person has not turned on.
+        identity.grant.withheld = organizations
             .iter()
             .filter(|org| !org.apps_allowed || blocked.iter().any(|(id,)| *id == org.id))
             .map(|org| org.id)
+            .chain(lacking_two_factor(&organizations, row.two_factor != 0))
             .collect();
         organizations.retain(|org| identity.grant.reaches_org(org.id));
         identity.organizations = organizations;
@@ -1320,8 +1334,10 @@ pub(crate) async fn restricted_orgs(db: &Db, token_id: i64) -> Result<BTreeSet<i
 /// and, within each, their groups: always current, because a token acts with
 /// its user's present roles.
 async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppError> {
-    let orgs: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role, o.personal_tokens_need_approval, o.allow_oauth_apps FROM organizations o \
+    let orgs: Vec<MembershipRow> = sqlx::query_as(
+        "SELECT o.id, o.slug, o.name, m.role, o.personal_tokens_need_approval AS needs_approval, \
+         o.allow_oauth_apps AS apps_allowed, o.require_two_factor AS requires_two_factor \
+         FROM organizations o \
          LEFT JOIN org_memberships m ON m.org_id = o.id AND m.user_id = $1 \
          WHERE m.user_id IS NOT NULL OR o.id IN (SELECT g.org_id FROM groups g \
            JOIN group_memberships gm ON gm.group_id = g.id WHERE gm.user_id = $1) \
@@ -1339,27 +1355,49 @@ async fn memberships(db: &Db, user_id: i64) -> Result<Vec<OrgMembership>, AppErr
     .await?;
     Ok(orgs
         .into_iter()
-        .map(
-            |(id, slug, name, role, needs_approval, apps_allowed)| OrgMembership {
-                id,
-                slug,
-                name,
-                needs_approval: needs_approval != 0,
-                apps_allowed: apps_allowed != 0,
-                role: role.as_deref().map(Role::from_db),
-                groups: groups
-                    .iter()
-                    .filter(|(org_id, ..)| *org_id == id)
-                    .map(|(_, id, slug, name, role)| GroupMembership {
-                        id: *id,
-                        slug: slug.clone(),
-                        name: name.clone(),
-                        role: Role::from_db(role),
-                    })
-                    .collect(),
-            },
-        )
+        .map(|org| OrgMembership {
+            needs_approval: org.needs_approval != 0,
+            apps_allowed: org.apps_allowed != 0,
+            requires_two_factor: org.requires_two_factor != 0,
+            role: org.role.as_deref().map(Role::from_db),
+            groups: groups
+                .iter()
+                .filter(|(org_id, ..)| *org_id == org.id)
+                .map(|(_, id, slug, name, role)| GroupMembership {
+                    id: *id,
+                    slug: slug.clone(),
+                    name: name.clone(),
+                    role: Role::from_db(role),
+                })
+                .collect(),
+            id: org.id,
+            slug: org.slug,
+            name: org.name,
+        })
         .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    id: i64,
+    slug: String,
+    name: String,
+    role: Option<String>,
+    needs_approval: i64,
+    apps_allowed: i64,
+    requires_two_factor: i64,
+}
+
+/// The organizations a person's own tokens and connected applications may
+/// not act in because they require two-factor sign-in the person lacks.
+fn lacking_two_factor(
+    organizations: &[OrgMembership],
+    two_factor: bool,
+) -> impl Iterator<Item = i64> + '_ {
+    organizations
+        .iter()
+        .filter(move |org| org.requires_two_factor && !two_factor)
+        .map(|org| org.id)
 }
 
 /// What token checks keep in memory on this instance: recent answers, and

@@ -360,7 +360,7 @@ async fn a_leaked_token_stays_disabled_and_its_owner_sees_every_event(app: TestA
         .text()
         .await
         .unwrap();
-    assert!(!page.contains("Enable<span class=\"visually-hidden\"> pushed"));
+    assert!(!page.contains("Reactivate<span class=\"visually-hidden\"> pushed"));
 
     // Organization tokens alike, through the API as well.
     let (_, admin) = create_token(&app, &w.oa, "", "automation", true).await;
@@ -406,7 +406,7 @@ async fn a_leaked_token_stays_disabled_and_its_owner_sees_every_event(app: TestA
         .find(|a| a["action"] == "token.leaked")
         .unwrap();
     assert_eq!(leak["actor"], "leak report", "says who did it");
-    assert!(actions.contains(&"token.disabled"), "{activity}");
+    assert!(actions.contains(&"token.revoked"), "{activity}");
     // Someone else's events stay theirs.
     let theirs = ok(app.rpc(&w.oa, "list_token_activity", &[]).await);
     assert!(

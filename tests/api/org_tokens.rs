@@ -509,6 +509,21 @@ async fn settings_switch_token_kinds_off_and_limit_their_lifetime(app: TestApp) 
         .as_str()
         .unwrap()
         .contains("turned off for Acme"));
+    // The list says so, offers no expiry choices, and the page shows no
+    // create button and no token as active.
+    let list = ok(app.rpc(&w.oa, "list_tokens", &[("org", "acme")]).await);
+    assert!(list["turned_off"]
+        .as_str()
+        .unwrap()
+        .contains("turned off for Acme"));
+    assert!(list["policy"].is_null());
+    let page = app.get(&w.oa, "/orgs/acme/tokens").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Turned off."), "the banner");
+    assert!(page.contains("/orgs/acme/settings"), "where to change it");
+    assert!(!page.contains("?new#create-token"), "no create button");
+    assert!(!page.contains(">Active<"), "no token shows as active");
     // The lifetime limit applies to group tokens.
     let (status, body) = app
         .rpc(
@@ -527,14 +542,15 @@ async fn settings_switch_token_kinds_off_and_limit_their_lifetime(app: TestApp) 
         .as_str()
         .unwrap()
         .contains("at most 10 days"));
-    let policy = ok(app
+    let list = ok(app
         .rpc(
             &w.ga,
-            "token_policy",
+            "list_tokens",
             &[("org", "acme"), ("group", "platform")],
         )
         .await);
-    assert_eq!(policy["max_lifetime_days"], 10);
+    assert_eq!(list["policy"]["max_lifetime_days"], 10);
+    assert!(list["turned_off"].is_null());
 
     // Back on: the old token works again.
     ok(app
@@ -612,7 +628,20 @@ async fn audit_tab_pages_and_filters_the_orgs_events(app: TestApp) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Page 2") && page.contains("token.created"));
+    assert!(page.contains("Page 2") && page.contains(">Token created</option>"));
+    assert!(
+        page.contains("oa created the organization token \u{201c}t"),
+        "events read as sentences, people by name"
+    );
+    // Times to the second: "…HH:MM:SS UTC</time>".
+    let end = page.find(" UTC</time>").expect("a time");
+    let clock: Vec<char> = page[end - 8..end].chars().collect();
+    assert!(
+        clock[2] == ':'
+            && clock[5] == ':'
+            && clock.iter().filter(|c| c.is_ascii_digit()).count() == 6,
+        "{clock:?}"
+    );
 }
 
 async fn an_admin_token_manages_tokens_through_the_api(app: TestApp) {
@@ -646,7 +675,7 @@ async fn an_admin_token_manages_tokens_through_the_api(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["status"], "disabled");
+    assert_eq!(body["status"], "revoked");
     assert_eq!(
         api(&app, Method::GET, "/api/v1/whoami", Some(&minted), None)
             .await

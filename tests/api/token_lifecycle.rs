@@ -103,7 +103,7 @@ async fn a_token_reads_and_revokes_itself(app: TestApp) {
     assert!(app
         .audit_actions()
         .await
-        .contains(&"token.disabled".to_string()));
+        .contains(&"token.revoked".to_string()));
 }
 
 async fn rotation_keeps_the_old_secret_for_the_grace_period_only(app: TestApp) {
@@ -350,7 +350,7 @@ async fn revocation_needs_only_the_secret_and_reveals_nothing(app: TestApp) {
     let (status, _) = oauth(&app, "/oauth/revoke", Some(&other), &[("token", &secret)]).await;
     assert_eq!(status, StatusCode::OK);
     let events: Vec<(String, String)> = sqlx::query_as(
-        "SELECT action, actor_label FROM audit_events WHERE action = 'token.disabled'",
+        "SELECT action, actor_label FROM audit_events WHERE action = 'token.revoked'",
     )
     .fetch_all(&app.db.pool)
     .await
@@ -399,7 +399,7 @@ async fn leak_reports_disable_tokens_and_notify_owners(app: TestApp) {
         .find(|t| t["id"] == id.parse::<i64>().unwrap())
         .unwrap()
         .clone();
-    assert_eq!(row["status"], "disabled");
+    assert_eq!(row["status"], "revoked");
     assert!(row["leaked_at"].as_i64().is_some());
     assert!(app
         .audit_actions()

@@ -259,7 +259,7 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
     let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 0);
     let actions = app.audit_actions().await;
-    for expected in ["token.disabled", "token.enabled", "token.deleted"] {
+    for expected in ["token.revoked", "token.reactivated", "token.deleted"] {
         assert!(
             actions.contains(&expected.to_string()),
             "missing {expected}"
@@ -308,7 +308,7 @@ async fn missing_and_malformed_tokens_get_rfc6750_answers(app: TestApp) {
         assert!(challenge.unwrap().contains(r#"error="invalid_token""#));
         assert_eq!(
             body["message"],
-            "The access token is malformed, unknown, disabled or expired."
+            "The access token is malformed, unknown, revoked or expired."
         );
     }
 }
@@ -443,8 +443,9 @@ async fn expiry_choices_follow_the_instance_policy(app: TestApp) {
     .unwrap();
     strict.setup_admin().await;
     let ann = person(&strict, "ann@example.com").await;
-    let (_, policy) = strict.rpc(&ann, "token_policy", &[]).await;
-    assert_eq!(policy["max_lifetime_days"], 30);
+    let (_, list) = strict.rpc(&ann, "list_tokens", &[]).await;
+    assert_eq!(list["policy"]["max_lifetime_days"], 30);
+    assert_eq!(list["policy"]["allow_non_expiring"], false);
     for refused in ["never", "90d"] {
         let (status, body) = strict
             .rpc(&ann, "create_token", &[("name", "x"), ("expiry", refused)])
@@ -678,11 +679,11 @@ async fn recent_activity_lists_token_events_newest_first(app: TestApp) {
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(actions, ["token.disabled", "token.created"]);
+    assert_eq!(actions, ["token.revoked", "token.created"]);
     assert_eq!(events[0]["token_name"], "watched");
     assert_eq!(events[0]["ip"], "127.0.0.1");
     let page = app.get(&ann, "/profile/tokens").await.text().await.unwrap();
-    assert!(page.contains("Recent activity") && page.contains("Disabled \u{201c}watched\u{201d}"));
+    assert!(page.contains("Recent activity") && page.contains("Revoked \u{201c}watched\u{201d}"));
 }
 
 /// Polls `base` until whoami answers `expected`; changes made elsewhere reach an

@@ -1,16 +1,18 @@
 //! Two-factor sign-in: enrolment, the second step of signing in, replayed
 //! codes, recovery codes and turning it off.
 
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{error_kind, TestApp, PASSWORD};
 use crate::on_both_databases;
-use reqwest::{Client, StatusCode};
-use serde_json::Value;
+use crate::org_tokens::{api, ok, world};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 on_both_databases!(
     enrolment_needs_a_code_and_hands_out_recovery_codes_once,
     sign_in_asks_for_a_code_that_works_once,
     recovery_codes_work_once_and_a_fresh_code_turns_it_off,
+    organizations_can_require_two_factor_sign_in,
 );
 
 /// What an authenticator app would show at `offset` seconds from now.
@@ -258,4 +260,139 @@ async fn recovery_codes_work_once_and_a_fresh_code_turns_it_off(app: TestApp) {
         .audit_actions()
         .await
         .contains(&"user.two_factor_disabled".to_string()));
+}
+
+async fn organizations_can_require_two_factor_sign_in(app: TestApp) {
+    let w = world(&app).await;
+    let require = |client: Client, on: &'static str| {
+        let app = &app;
+        async move {
+            app.rpc(
+                &client,
+                "update_org_settings",
+                &[
+                    ("org", "acme"),
+                    ("allow_org_tokens", "on"),
+                    ("allow_group_tokens", "on"),
+                    ("require_two_factor", on),
+                ],
+            )
+            .await
+        }
+    };
+    // Only an admin who has it may require it.
+    let (status_code, body) = require(w.oa.clone(), "on").await;
+    assert_eq!(status_code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["Invalid"]["field"], "require_two_factor");
+
+    let personal = ok(app
+        .rpc(&w.ou, "create_token", &[("name", "ci"), ("expiry", "7d")])
+        .await)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let org_token = ok(app
+        .rpc(
+            &w.oa,
+            "create_token",
+            &[("org", "acme"), ("name", "bot"), ("expiry", "7d")],
+        )
+        .await)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let members_with = |token: String| {
+        let app = &app;
+        async move {
+            api(
+                app,
+                Method::GET,
+                "/api/v1/orgs/acme/members",
+                Some(&token),
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(members_with(personal.clone()).await, StatusCode::OK);
+
+    enrol(&app, &w.oa).await;
+    let settings = ok(require(w.oa.clone(), "on").await);
+    assert_eq!(settings["require_two_factor"], true);
+    assert_eq!(
+        settings["members_without_two_factor"], 4,
+        "root, ou, ga and gu"
+    );
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"org.settings_changed".to_string()));
+
+    // A member without it is told why, on the page and in every call.
+    let (status_code, body) = app.rpc(&w.ou, "list_org_members", &[("org", "acme")]).await;
+    assert_eq!(status_code, StatusCode::FORBIDDEN);
+    assert_eq!(error_kind(&body), "TwoFactorRequired");
+    let page = app.get(&w.ou, "/orgs/acme/groups/platform").await;
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Two-factor sign-in required"));
+    let (_, mine) = app.rpc(&w.ou, "list_my_orgs", &[]).await;
+    assert_eq!(mine[0]["needs_your_two_factor"], true);
+    // Anyone else still learns nothing about the organization.
+    let (status_code, _) = app
+        .rpc(&w.outsider, "list_org_members", &[("org", "acme")])
+        .await;
+    assert_eq!(status_code, StatusCode::NOT_FOUND);
+
+    // Their personal token stops acting there; the organization's own token does not.
+    assert_eq!(members_with(personal.clone()).await, StatusCode::NOT_FOUND);
+    let (_, whoami) = api(&app, Method::GET, "/api/v1/whoami", Some(&personal), None).await;
+    assert_eq!(whoami["organizations"], json!([]));
+    assert_eq!(members_with(org_token.clone()).await, StatusCode::OK);
+
+    // Admins see who has it; technical users have no such thing.
+    let members = ok(app.rpc(&w.oa, "list_org_members", &[("org", "acme")]).await);
+    let of = |email: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["two_factor"]
+            .clone()
+    };
+    assert_eq!(of("oa@example.com"), true);
+    assert_eq!(of("ou@example.com"), false);
+    let technical = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["technical"] == true)
+        .unwrap();
+    assert!(technical.get("two_factor").is_none(), "{technical}");
+
+    // Turning it on lets them back in at once, person and token alike.
+    let (_, _, recovery_codes) = enrol(&app, &w.ou).await;
+    let members = ok(app.rpc(&w.ou, "list_org_members", &[("org", "acme")]).await);
+    assert!(
+        members[0].get("two_factor").is_none(),
+        "members do not see it"
+    );
+    assert_eq!(members_with(personal.clone()).await, StatusCode::OK);
+
+    // Turning it off again shuts them out again.
+    ok(app
+        .rpc(
+            &w.ou,
+            "disable_two_factor",
+            &[("code", recovery_codes[0].as_str())],
+        )
+        .await);
+    assert_eq!(members_with(personal).await, StatusCode::NOT_FOUND);
+    let (status_code, _) = app.rpc(&w.ou, "list_org_members", &[("org", "acme")]).await;
+    assert_eq!(status_code, StatusCode::FORBIDDEN);
 }
