@@ -216,6 +216,29 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     }
 }
 
+/// A tab's error inside an organization or group page, whose layout already
+/// says what concerns the whole place (not found, sign in, two-factor sign-in
+/// required): only what is the tab's own is said here, without a heading of
+/// its own.
+#[component]
+pub fn TabErrorView(error: AppError) -> impl IntoView {
+    match error {
+        AppError::NotFound(_) | AppError::Unauthenticated | AppError::TwoFactorRequired(_) => {
+            ().into_any()
+        }
+        other => {
+            #[cfg(feature = "ssr")]
+            if let (Some(options), Ok(status)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                axum::http::StatusCode::from_u16(other.status()),
+            ) {
+                options.set_status(status);
+            }
+            view! { <p class="alert alert-error" role="alert">{other.to_string()}</p> }.into_any()
+        }
+    }
+}
+
 /// Sends the browser to `path`: on the server a real `303 See Other` (so a
 /// page works without JavaScript), in the browser a client-side navigation.
 pub fn go_to(path: String) -> impl IntoView {

@@ -9,13 +9,18 @@ use std::collections::BTreeMap;
 /// library text never goes in here (it is logged, and `Internal` is returned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    /// Bad input in one form field. `input` echoes the non-secret values that were
-    /// submitted so a form can be shown again as it was typed, even without JavaScript.
+    /// Bad input in a form: `field` and `message` name the first complaint,
+    /// `more` any others, so a refused form shows every one at once. `input`
+    /// echoes the non-secret values that were submitted so a form can be shown
+    /// again as it was typed, even without JavaScript.
     #[error("{message}")]
     Invalid {
         field: String,
         message: String,
         input: BTreeMap<String, String>,
+        /// Further fields and what is wrong with each.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        more: BTreeMap<String, String>,
     },
     #[error("Please sign in to continue.")]
     Unauthenticated,
@@ -48,6 +53,7 @@ impl AppError {
             field: field.to_string(),
             message: message.into(),
             input: BTreeMap::new(),
+            more: BTreeMap::new(),
         }
     }
 
@@ -58,13 +64,19 @@ impl AppError {
     /// Attach the submitted values (never passwords) to a validation error.
     pub fn with_input<'a>(self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         match self {
-            AppError::Invalid { field, message, .. } => AppError::Invalid {
+            AppError::Invalid {
+                field,
+                message,
+                more,
+                ..
+            } => AppError::Invalid {
                 field,
                 message,
                 input: pairs
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                more,
             },
             other => other,
         }
@@ -74,10 +86,16 @@ impl AppError {
     /// rule (a new password, say) under the name its form gives it.
     pub fn on_field(self, name: &str) -> Self {
         match self {
-            AppError::Invalid { message, input, .. } => AppError::Invalid {
+            AppError::Invalid {
+                message,
+                input,
+                more,
+                ..
+            } => AppError::Invalid {
                 field: name.to_string(),
                 message,
                 input,
+                more,
             },
             other => other,
         }
@@ -87,6 +105,7 @@ impl AppError {
     pub fn field_message(&self, name: &str) -> Option<String> {
         match self {
             AppError::Invalid { field, message, .. } if field == name => Some(message.clone()),
+            AppError::Invalid { more, .. } => more.get(name).cloned(),
             _ => None,
         }
     }
@@ -128,6 +147,65 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Internal => 500,
         }
+    }
+}
+
+/// Collects what is wrong with a form's fields, so a refused form names every
+/// problem at once rather than the first one only.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        FieldErrors::default()
+    }
+
+    /// The value when `result` holds one; a complaint about a field is kept
+    /// for later (and `None` answered), any other error is returned at once.
+    pub fn check<T>(&mut self, result: Result<T, AppError>) -> Result<Option<T>, AppError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(AppError::Invalid {
+                field,
+                message,
+                more,
+                ..
+            }) => {
+                self.0.push((field, message));
+                self.0.extend(more);
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_string(), message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every complaint as one error, or nothing when there was none.
+    pub fn finish(self) -> Result<(), AppError> {
+        let mut complaints = self.0.into_iter();
+        let Some((field, message)) = complaints.next() else {
+            return Ok(());
+        };
+        let mut more = BTreeMap::new();
+        for (other, text) in complaints {
+            // The first complaint about a field is the one shown.
+            if other != field {
+                more.entry(other).or_insert(text);
+            }
+        }
+        Err(AppError::Invalid {
+            field,
+            message,
+            input: BTreeMap::new(),
+            more,
+        })
     }
 }
 
@@ -183,6 +261,25 @@ mod tests {
         assert_eq!(err.field_message("name"), None);
         assert_eq!(err.echoed("name").as_deref(), Some("Bob"));
         assert_eq!(err.status(), 422);
+    }
+
+    #[test]
+    fn field_errors_are_collected_and_each_field_keeps_its_message() {
+        let mut errors = FieldErrors::new();
+        assert_eq!(errors.check(Ok::<_, AppError>(1)).unwrap(), Some(1));
+        assert_eq!(
+            errors
+                .check::<()>(Err(AppError::invalid("name", "Enter a name.")))
+                .unwrap(),
+            None
+        );
+        errors.add("password", "Too short.");
+        assert!(errors.check::<()>(Err(AppError::Internal)).is_err());
+        let err = errors.finish().unwrap_err().with_input([("name", "")]);
+        assert_eq!(err.field_message("name").as_deref(), Some("Enter a name."));
+        assert_eq!(err.field_message("password").as_deref(), Some("Too short."));
+        assert_eq!(err.echoed("name").as_deref(), Some(""));
+        assert!(FieldErrors::new().finish().is_ok());
     }
 
     #[test]

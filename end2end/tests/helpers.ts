@@ -1,6 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test as base, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 
 /**
  * Every spec's `test`: fails a test when the page panicked or reported a
@@ -97,4 +98,27 @@ export function createOrg(name: string, slug: string, admin: string) {
 export async function rpc(page: Page, name: string, form: Record<string, string>) {
   const res = await page.request.post(`/rpc/${name}`, { form });
   expect(res.status(), `${name}: ${await res.text()}`).toBe(200);
+}
+
+/** RFC 6238 with SHA-1, 6 digits and 30-second steps, as authenticator apps compute it. */
+export function totp(base32Key: string, offsetSeconds = 0): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32Key.replace(/[\s=]/g, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offsetSeconds) / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+/** Turns two-factor sign-in on for the page's signed-in person, as a setup step. */
+export async function enrolTwoFactor(page: Page) {
+  await rpc(page, 'begin_two_factor', {});
+  const status = await (await page.request.post('/rpc/get_two_factor', { form: {} })).json();
+  await rpc(page, 'confirm_two_factor', { code: totp(status.enrolment.secret) });
 }

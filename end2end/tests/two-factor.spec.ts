@@ -1,22 +1,5 @@
 import { expect, type Page } from '@playwright/test';
-import { createHmac } from 'node:crypto';
-import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
-
-/** RFC 6238 with SHA-1, 6 digits and 30-second steps, as authenticator apps compute it. */
-function totp(base32Key: string, offsetSeconds = 0): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32Key.replace(/[\s=]/g, '').toUpperCase()) {
-    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  }
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offsetSeconds) / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0xf;
-  const value = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
-  return value.toString().padStart(6, '0');
-}
+import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test, totp } from './helpers';
 
 async function signOut(page: Page) {
   await page.getByRole('button', { name: 'Sign out' }).click();

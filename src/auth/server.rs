@@ -2,7 +2,7 @@
 
 use super::{CurrentUser, SessionInfo};
 use crate::domain::{DisplayName, Email, Password};
-use crate::error::AppError;
+use crate::error::{AppError, FieldErrors};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Db};
 use crate::server::request::{
@@ -220,6 +220,25 @@ pub struct FirstAdmin<'a> {
     pub setup_code: &'a str,
 }
 
+/// The name and password someone chooses for a new account, each complaint
+/// kept in `errors` (so the form shows all of them at once).
+pub fn new_account(
+    errors: &mut FieldErrors,
+    display_name: &str,
+    password: &str,
+    password_confirm: &str,
+) -> Result<Option<(DisplayName, Password)>, AppError> {
+    let name = errors.check(DisplayName::parse(display_name))?;
+    let password = errors.check(Password::parse_new(password))?;
+    if password
+        .as_ref()
+        .is_some_and(|password| password.expose() != password_confirm)
+    {
+        errors.add("password_confirm", "The two passwords do not match.");
+    }
+    Ok(name.zip(password))
+}
+
 pub async fn setup_first_admin(ctx: &RequestCtx, form: FirstAdmin<'_>) -> Result<(), AppError> {
     within_request_rate(ctx)?;
     if !needs_setup(ctx.db()).await? {
@@ -242,15 +261,13 @@ pub async fn setup_first_admin(ctx: &RequestCtx, form: FirstAdmin<'_>) -> Result
         password_confirm,
         ..
     } = form;
-    let email = Email::parse(email)?;
-    let name = DisplayName::parse(display_name)?;
-    let password = Password::parse_new(password)?;
-    if password.expose() != password_confirm {
-        return Err(AppError::invalid(
-            "password_confirm",
-            "The two passwords do not match.",
-        ));
-    }
+    let mut errors = FieldErrors::new();
+    let email = errors.check(Email::parse(email))?;
+    let chosen = new_account(&mut errors, display_name, password, password_confirm)?;
+    errors.finish()?;
+    let (Some(email), Some((name, password))) = (email, chosen) else {
+        return Err(AppError::Internal);
+    };
     let hash = hash_password_in_turn(ctx, password).await?;
     // The singleton row makes a second, concurrent setup fail instead of
     // creating two instance admins.

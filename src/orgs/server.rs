@@ -8,7 +8,7 @@ use super::{
 use crate::access::{self, Action, Caller, GroupStanding, Standing, TokensOf};
 use crate::auth::CurrentUser;
 use crate::domain::{Email, Name, Role, Slug};
-use crate::error::AppError;
+use crate::error::{AppError, FieldErrors};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Backend, Db};
 use crate::server::request::RequestCtx;
@@ -270,12 +270,20 @@ pub async fn create_org(
     slug: &str,
     admin_user_id: i64,
 ) -> Result<Slug, AppError> {
-    let name = Name::parse(name)?;
-    let slug = if slug.trim().is_empty() {
-        Slug::parse(&Slug::suggest(name.as_str()))
-            .map_err(|_| AppError::invalid("slug", "Choose a URL name for this organization."))?
-    } else {
-        Slug::parse(slug)?
+    let mut errors = FieldErrors::new();
+    let name = errors.check(Name::parse(name))?;
+    let slug = match (&name, slug.trim().is_empty()) {
+        (_, false) => errors.check(Slug::parse(slug))?,
+        (Some(name), true) => errors
+            .check(Slug::parse(&Slug::suggest(name.as_str())).map_err(|_| {
+                AppError::invalid("slug", "Choose a URL name for this organization.")
+            }))?,
+        // Made from the name once the name is right.
+        (None, true) => None,
+    };
+    errors.finish()?;
+    let (Some(name), Some(slug)) = (name, slug) else {
+        return Err(AppError::Internal);
     };
     let mut tx = db.pool.begin().await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(

@@ -10,6 +10,7 @@ use crate::apps::api::{
 use crate::apps::{AppSummary, IssuedCredentials};
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
+    TabErrorView,
 };
 use crate::error::AppError;
 use leptos::html::Dialog;
@@ -125,19 +126,26 @@ fn AppsInOrg(org: String) -> impl IntoView {
     });
     let error = action_error(block);
     view! {
-        <section class="card">
-            <h2>"Applications acting here"</h2>
-            <p class="muted">"Applications your members authorized to act in their name in this organization. Stopping one here ends its access to this organization for everyone, at once; elsewhere it keeps working."</p>
-            <FormAlert error/>
-            <Transition fallback=loading>
-                {move || {
-                    let org = org.clone();
-                    Suspend::new(async move {
-                        match apps.await {
-                            Ok(list) if list.is_empty() => view! {
+        <Transition fallback=loading>
+            {move || {
+                let org = org.clone();
+                Suspend::new(async move {
+                    let apps = match apps.await {
+                        Ok(apps) => apps,
+                        Err(error) => return view! { <TabErrorView error/> }.into_any(),
+                    };
+                    view! {
+                        <section class="card">
+                            <h2>"Applications acting here"</h2>
+                            <p class="muted">"Applications your members authorized to act in their name in this organization. Stopping one here ends its access to this organization for everyone, at once; elsewhere it keeps working."</p>
+                            <FormAlert error/>
+                        {if apps.is_empty() {
+                            view! {
                                 <p class="empty-note">"No application acts in this organization."</p>
-                            }.into_any(),
-                            Ok(list) => view! {
+                            }.into_any()
+                        } else {
+                            let list = apps;
+                            view! {
                                 <div class="table-wrap">
                                     <table>
                                         <caption class="visually-hidden">"Applications acting in this organization"</caption>
@@ -178,13 +186,13 @@ fn AppsInOrg(org: String) -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                            }.into_any(),
-                            Err(error) => view! { <ErrorView error/> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+                            }.into_any()
+                        }}
+                        </section>
+                    }.into_any()
+                })
+            }}
+        </Transition>
     }
 }
 

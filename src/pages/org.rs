@@ -6,7 +6,7 @@ use super::tokens::TokensPanel;
 use super::{param, Loaded};
 use crate::components::{
     action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
-    Field, FormAlert, RoleSelect, Saved, Tab, Tabs,
+    Field, FormAlert, RoleSelect, Saved, Tab, TabErrorView, Tabs,
 };
 use crate::domain::Role;
 use crate::orgs::api::{
@@ -531,21 +531,23 @@ fn AuditTrail(org: String) -> impl IntoView {
     );
     let base = format!("/orgs/{org}/audit");
     view! {
-        <section class="card">
-            <h2>"Audit trail"</h2>
-            <p class="muted">"Token, membership and settings changes in this organization and its groups, newest first."</p>
-            <Transition fallback=loading>
-                {move || {
-                    let base = base.clone();
-                    Suspend::new(async move {
-                        match trail.await {
-                            Ok(page) => audit_view(page, base).into_any(),
-                            Err(error) => view! { <ErrorView error/> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+        <Transition fallback=loading>
+            {move || {
+                let base = base.clone();
+                Suspend::new(async move {
+                    match trail.await {
+                        Ok(page) => view! {
+                            <section class="card">
+                                <h2>"Audit trail"</h2>
+                                <p class="muted">"Token, membership and settings changes in this organization and its groups, newest first."</p>
+                                {audit_view(page, base)}
+                            </section>
+                        }.into_any(),
+                        Err(error) => view! { <TabErrorView error/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
     }
 }
 
@@ -619,16 +621,14 @@ fn TokenSettings(org: String) -> impl IntoView {
     });
     let error = action_error(update);
     view! {
-        <section class="card">
-            <h2>"Policy"</h2>
-            <Transition fallback=loading>
-                {move || {
-                    let org = org.clone();
-                    Suspend::new(async move {
-                        let current = match settings.await {
-                            Ok(current) => current,
-                            Err(error) => return view! { <ErrorView error/> }.into_any(),
-                        };
+        <Transition fallback=loading>
+            {move || {
+                let org = org.clone();
+                Suspend::new(async move {
+                    let current = match settings.await {
+                        Ok(current) => current,
+                        Err(error) => return view! { <TabErrorView error/> }.into_any(),
+                    };
                         let limit = current.instance_max_lifetime_days
                             .map(|d| format!("This server allows at most {d} days; a longer limit here has no effect."))
                             .unwrap_or_else(|| "Leave empty for no limit beyond the server's.".into());
@@ -645,6 +645,8 @@ fn TokenSettings(org: String) -> impl IntoView {
                             }
                         );
                         view! {
+                            <section class="card">
+                            <h2>"Policy"</h2>
                             <ActionForm action=update>
                                 <FormAlert error/>
                                 <input type="hidden" name="org" value=org/>
@@ -708,10 +710,10 @@ fn TokenSettings(org: String) -> impl IntoView {
                                 <button type="submit" class="btn btn-primary">"Save settings"</button>
                                 <Saved action=update text="Settings saved."/>
                             </ActionForm>
+                            </section>
                         }.into_any()
                     })
                 }}
             </Transition>
-        </section>
     }
 }

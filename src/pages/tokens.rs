@@ -7,7 +7,7 @@ use super::with_user;
 use crate::access::IDENTITY_READ;
 use crate::components::{
     action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
-    Field, FormAlert, SecretField,
+    Field, FormAlert, SecretField, TabErrorView,
 };
 use crate::domain::{ExpiryChoice, Role};
 use crate::error::AppError;
@@ -172,7 +172,8 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
                 Suspend::new(async move {
                     let list = match tokens.await {
                         Ok(list) => list,
-                        Err(error) => return view! { <ErrorView error/> }.into_any(),
+                        Err(error) if scope.is_personal() => return view! { <ErrorView error/> }.into_any(),
+                        Err(error) => return view! { <TabErrorView error/> }.into_any(),
                     };
                     let words = wording(&scope);
                     let active = list.tokens.iter().filter(|t| t.status == TokenStatus::Active).count();

@@ -5,10 +5,10 @@
 //! admin, and an invitation is spent once.
 
 use super::{InvitationView, IssuedInvitation, PendingInvitation, PersonSummary, INVITATION_DAYS};
-use crate::auth::server::{hash_password_in_turn, start_session, within_request_rate};
+use crate::auth::server::{hash_password_in_turn, new_account, start_session, within_request_rate};
 use crate::auth::CurrentUser;
-use crate::domain::{DisplayName, Email, Password, Role};
-use crate::error::AppError;
+use crate::domain::{Email, Role};
+use crate::error::{AppError, FieldErrors};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{is_unique_violation, now, Backend, Db};
 use crate::server::request::RequestCtx;
@@ -538,14 +538,12 @@ pub async fn accept(
     password_confirm: &str,
 ) -> Result<(), AppError> {
     within_request_rate(ctx)?;
-    let name = DisplayName::parse(display_name)?;
-    let password = Password::parse_new(password)?;
-    if password.expose() != password_confirm {
-        return Err(AppError::invalid(
-            "password_confirm",
-            "The two passwords do not match.",
-        ));
-    }
+    let mut errors = FieldErrors::new();
+    let chosen = new_account(&mut errors, display_name, password, password_confirm)?;
+    errors.finish()?;
+    let Some((name, password)) = chosen else {
+        return Err(AppError::Internal);
+    };
     // Known to be live before the expensive hash; checked again when spent.
     invitation(ctx.db(), secret).await?;
     let hash = hash_password_in_turn(ctx, password).await?;

@@ -10,7 +10,7 @@ use super::{
 use crate::access::{self, Scopes, TokenGrant};
 use crate::auth::CurrentUser;
 use crate::domain::{AllowedAddresses, ExpiryChoice, ExpiryPolicy, Role, TokenName};
-use crate::error::AppError;
+use crate::error::{AppError, FieldErrors};
 use crate::orgs::server::{group_token_access, org_token_access};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Backend, Db};
@@ -595,15 +595,29 @@ pub async fn create(
     new: NewToken<'_>,
     policy: &ExpiryPolicy,
 ) -> Result<CreatedToken, AppError> {
-    let name = TokenName::parse(new.name)?;
+    // Every field is checked before anything is refused, so the form shows
+    // all that is wrong at once.
+    let mut errors = FieldErrors::new();
+    let name = errors.check(TokenName::parse(new.name))?;
     let now = now();
-    let expires_at = policy.resolve(ExpiryChoice::parse(new.expiry, new.custom_expiry)?, now)?;
-    if let Some(creator) = &new.creator {
-        creator.bound(expires_at)?;
-    }
-    let scopes = resolve_scopes(db, owner.kind(), new.scopes, new.creator.as_ref()).await?;
-    let acts_in = restriction_for(db, owner, new.acts_in).await?;
-    let allowed = AllowedAddresses::parse(new.allowed_ips)?;
+    let expires_at = errors.check(
+        ExpiryChoice::parse(new.expiry, new.custom_expiry)
+            .and_then(|choice| policy.resolve(choice, now))
+            .and_then(|expires_at| match &new.creator {
+                Some(creator) => creator.bound(expires_at).map(|()| expires_at),
+                None => Ok(expires_at),
+            }),
+    )?;
+    let scopes =
+        errors.check(resolve_scopes(db, owner.kind(), new.scopes, new.creator.as_ref()).await)?;
+    let acts_in = errors.check(restriction_for(db, owner, new.acts_in).await)?;
+    let allowed = errors.check(AllowedAddresses::parse(new.allowed_ips))?;
+    errors.finish()?;
+    let (Some(name), Some(expires_at), Some(scopes), Some(acts_in), Some(allowed)) =
+        (name, expires_at, scopes, acts_in, allowed)
+    else {
+        return Err(AppError::Internal);
+    };
     let (condition, owner_id) = owner.condition();
     let (same_name,): (i64,) = sqlx::query_as(&format!(
         "SELECT COUNT(*) FROM access_tokens t WHERE {condition} AND t.name = $2"

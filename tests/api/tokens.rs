@@ -22,6 +22,7 @@ on_both_databases!(
     recent_activity_lists_token_events_newest_first,
     a_change_on_one_instance_reaches_the_others,
     a_change_made_in_sql_is_picked_up_by_the_sync,
+    a_refused_form_names_every_wrong_field_at_once,
 );
 
 async fn person(app: &TestApp, email: &str) -> Client {
@@ -751,4 +752,72 @@ async fn a_change_made_in_sql_is_picked_up_by_the_sync(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(app.db.auth_epoch().await.unwrap(), before);
+}
+
+async fn a_refused_form_names_every_wrong_field_at_once(app: TestApp) {
+    let root = app.setup_admin().await;
+    let fields = |body: &Value| {
+        let invalid = &body["Invalid"];
+        let mut fields: Vec<String> = invalid["more"]
+            .as_object()
+            .map(|more| more.keys().cloned().collect())
+            .unwrap_or_default();
+        fields.push(invalid["field"].as_str().unwrap_or_default().to_string());
+        fields.sort();
+        fields
+    };
+    // A token: no name, an expiry in the past, no scope, a bad address.
+    let (status, body) = app
+        .rpc(
+            &root,
+            "create_token",
+            &[
+                ("name", " "),
+                ("expiry", "custom"),
+                ("custom_expiry", "2001-01-01T00:00"),
+                ("scopes[]", "no:such-scope"),
+                ("allowed_ips", "not an address"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["allowed_ips", "custom_expiry", "name", "scopes"],
+        "{body}"
+    );
+    assert_eq!(body["Invalid"]["input"]["allowed_ips"], "not an address");
+    let (tokens,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM access_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 0);
+
+    // An organization: no name and a URL name that cannot be one.
+    let (status, body) = app
+        .rpc(&root, "create_org", &[("name", ""), ("slug", "Not A Slug!")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["name", "slug"], "{body}");
+
+    // An invitation's form: a short password that does not match, no name.
+    let (_, issued) = app
+        .rpc(&root, "invite_person", &[("email", "ivy@example.com")])
+        .await;
+    let link = issued["link"].as_str().unwrap();
+    let code = link.rsplit('/').next().unwrap();
+    let (status, body) = app
+        .rpc(
+            &app.client(),
+            "accept_invitation",
+            &[
+                ("code", code),
+                ("display_name", ""),
+                ("password", "short"),
+                ("password_confirm", "other"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["display_name", "password"], "{body}");
 }
