@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
 
 /// The error to show for a form, read from its action's last result.
@@ -190,6 +191,7 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     match error {
         AppError::Unauthenticated => go_to(sign_in_path()).into_any(),
         AppError::NotFound(message) => view! {
+            <Title text="Not found"/>
             <section class="empty-state">
                 <h1>"Not found"</h1>
                 <p>{message}</p>
@@ -198,6 +200,7 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         }
         .into_any(),
         AppError::TwoFactorRequired(org) => view! {
+            <Title text="Two-factor sign-in required"/>
             <section class="empty-state">
                 <h1>"Two-factor sign-in required"</h1>
                 <p>{format!("{org} asks every member to sign in with a code from an authenticator app as well as a password. Turn it on, then come back.")}</p>
@@ -206,6 +209,7 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         }
         .into_any(),
         other => view! {
+            <Title text="Something is in the way"/>
             <section class="empty-state">
                 <h1>"Something is in the way"</h1>
                 <p class="alert alert-error" role="alert">{other.to_string()}</p>

@@ -5,8 +5,20 @@ test('the API reference lists the routes and links the OpenAPI document', async 
   await open(page, '/api-docs', info);
   await expect(page.getByRole('heading', { level: 1, name: 'API reference' })).toBeVisible();
   await expect(page.getByRole('heading', { level: 2, name: 'Tokens', exact: true })).toBeVisible();
-  await expect(page.getByText('/oauth/introspect', { exact: true })).toBeVisible();
   await expect(page.getByText('Rotate the calling token')).toBeVisible();
+  // A table of contents leads to each operation.
+  const contents = page.getByRole('navigation', { name: 'Contents' });
+  await contents.getByRole('link', { name: 'POST /oauth/introspect' }).click();
+  await expect(page).toHaveURL(/#post-oauth-introspect$/);
+  const introspect = page.locator('#post-oauth-introspect');
+  await expect(introspect.getByRole('heading', { level: 3 })).toContainText('/oauth/introspect');
+  // Descriptions are Markdown, rendered.
+  await expect(introspect.locator('.api-description code', { hasText: 'tokens:introspect' })).toBeVisible();
+  await expect(introspect).not.toContainText('`tokens:introspect`');
+  // It fits a phone: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.setViewportSize({ width: 1280, height: 720 });
   const link = page.getByRole('link', { name: '/api/v1/openapi.json' });
   const spec = await request.get((await link.getAttribute('href'))!);
   expect(spec.ok()).toBe(true);
