@@ -22,7 +22,7 @@ use crate::pages::{
     tokens::ProfileTokensPage,
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
 use leptos_router::hooks::use_location;
 use leptos_router::{path, SsrMode};
@@ -35,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -61,7 +62,6 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_security_policy();
     view! {
-        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|page: String| {
             if page.is_empty() { "Latchkey".to_string() } else { format!("{page} · Latchkey") }

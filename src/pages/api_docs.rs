@@ -13,14 +13,36 @@ pub struct ApiOperation {
     pub method: String,
     pub path: String,
     pub summary: String,
-    pub description: String,
+    /// The description, rendered from its Markdown on the server (raw HTML
+    /// in it escaped).
+    pub description_html: String,
     pub needs_token: bool,
-    /// (name, description) of each path parameter.
+    /// (name, description as HTML) of each path parameter.
     pub params: Vec<(String, String)>,
     /// The body's content type and schema name, if it takes one.
     pub body: Option<String>,
-    /// (status, description) of each documented answer.
+    /// (status, description as HTML) of each documented answer.
     pub responses: Vec<(String, String)>,
+}
+
+impl ApiOperation {
+    /// The operation's anchor on the page: `post-api-v1-tokens-self-rotate`.
+    pub fn anchor(&self) -> String {
+        anchor(&format!("{} {}", self.method, self.path))
+    }
+}
+
+/// Lower-case letters and digits, other runs as one hyphen.
+fn anchor(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 #[server(prefix = "/rpc", endpoint = "api_reference")]
@@ -62,33 +84,61 @@ fn operation_list(operations: Vec<ApiOperation>) -> impl IntoView {
             tags.push(op.tag.clone());
         }
     }
-    tags.into_iter()
+    let grouped: Vec<(String, Vec<ApiOperation>)> = tags
+        .into_iter()
         .map(|tag| {
-            let ops: Vec<ApiOperation> = operations
+            let ops = operations
                 .iter()
                 .filter(|o| o.tag == tag)
                 .cloned()
                 .collect();
+            (tag, ops)
+        })
+        .collect();
+    let contents = grouped
+        .iter()
+        .map(|(tag, ops)| {
             view! {
-                <section class="card api-section">
-                    <h2>{capitalised(&tag)}</h2>
-                    {ops.into_iter().map(operation_view).collect_view()}
-                </section>
+                <li>
+                    <a href=format!("#{}", anchor(tag))>{capitalised(tag)}</a>
+                    <ul>
+                        {ops.iter().map(|op| view! {
+                            <li>
+                                <a href=format!("#{}", op.anchor())>
+                                    <span class="api-toc-method">{op.method.clone()}</span>
+                                    " " <code>{op.path.clone()}</code>
+                                </a>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </li>
             }
         })
-        .collect_view()
+        .collect_view();
+    view! {
+        <nav class="card api-toc" aria-labelledby="api-contents">
+            <h2 id="api-contents">"Contents"</h2>
+            <ul>{contents}</ul>
+        </nav>
+        {grouped.into_iter().map(|(tag, ops)| view! {
+            <section class="card api-section" id=anchor(&tag)>
+                <h2>{capitalised(&tag)}</h2>
+                {ops.into_iter().map(operation_view).collect_view()}
+            </section>
+        }).collect_view()}
+    }
 }
 
 fn operation_view(op: ApiOperation) -> impl IntoView {
     let method_class = format!("api-method api-method-{}", op.method.to_ascii_lowercase());
     view! {
-        <article class="api-operation">
+        <article class="api-operation" id=op.anchor()>
             <h3>
                 <span class=method_class>{op.method.clone()}</span>
                 " " <code>{op.path.clone()}</code>
             </h3>
             <p><strong>{op.summary.clone()}</strong></p>
-            {(!op.description.is_empty()).then(|| view! { <p class="muted">{op.description.clone()}</p> })}
+            {(!op.description_html.is_empty()).then(|| view! { <div class="api-description" inner_html=op.description_html.clone()></div> })}
             <p class="small">
                 {if op.needs_token { "Needs an access token." } else { "Needs no access token." }}
                 {op.body.clone().map(|body| format!(" Body: {body}."))}
@@ -97,7 +147,7 @@ fn operation_view(op: ApiOperation) -> impl IntoView {
                 <dl class="api-params">
                     {op.params.iter().map(|(name, description)| view! {
                         <dt><code>{name.clone()}</code></dt>
-                        <dd>{description.clone()}</dd>
+                        <dd inner_html=description.clone()></dd>
                     }).collect_view()}
                 </dl>
             })}
@@ -106,7 +156,7 @@ fn operation_view(op: ApiOperation) -> impl IntoView {
                 <thead><tr><th scope="col">"Status"</th><th scope="col">"Meaning"</th></tr></thead>
                 <tbody>
                     {op.responses.iter().map(|(status, description)| view! {
-                        <tr><td><code>{status.clone()}</code></td><td>{description.clone()}</td></tr>
+                        <tr><td><code>{status.clone()}</code></td><td inner_html=description.clone()></td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

@@ -128,6 +128,33 @@ pub async fn serve() -> Response {
 
 /// The document's operations in the order it lists them, for the reference
 /// page.
+/// The document's descriptions are CommonMark (OpenAPI 3.1, §4.3); the
+/// reference page shows them rendered. Raw HTML in them is shown as text.
+fn markdown(text: &str) -> String {
+    use pulldown_cmark::{html, Event, Parser};
+    let events = Parser::new(text).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, events);
+    out
+}
+
+/// As `markdown`, for a description that sits inside a table cell or a
+/// definition: without the paragraph around it.
+fn inline_markdown(text: &str) -> String {
+    let html = markdown(text);
+    let trimmed = html.trim_end();
+    match trimmed
+        .strip_prefix("<p>")
+        .and_then(|inner| inner.strip_suffix("</p>"))
+    {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => html,
+    }
+}
+
 pub fn operations() -> Vec<crate::pages::api_docs::ApiOperation> {
     use serde_json::Value;
     let doc = serde_json::to_value(document()).unwrap_or_default();
@@ -157,14 +184,14 @@ pub fn operations() -> Vec<crate::pages::api_docs::ApiOperation> {
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
                 summary: text(&op["summary"]),
-                description: text(&op["description"]),
+                description_html: markdown(&text(&op["description"])),
                 needs_token: op["security"].as_array().is_some_and(|s| !s.is_empty()),
                 params: op["parameters"]
                     .as_array()
                     .map(|params| {
                         params
                             .iter()
-                            .map(|p| (text(&p["name"]), text(&p["description"])))
+                            .map(|p| (text(&p["name"]), inline_markdown(&text(&p["description"]))))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -174,7 +201,9 @@ pub fn operations() -> Vec<crate::pages::api_docs::ApiOperation> {
                     .map(|responses| {
                         responses
                             .iter()
-                            .map(|(status, r)| (status.clone(), text(&r["description"])))
+                            .map(|(status, r)| {
+                                (status.clone(), inline_markdown(&text(&r["description"])))
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -207,4 +236,22 @@ pub fn operations() -> Vec<crate::pages::api_docs::ApiOperation> {
         ))
     });
     operations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{inline_markdown, markdown};
+
+    #[test]
+    fn descriptions_render_as_markdown_and_raw_html_stays_text() {
+        assert_eq!(
+            markdown("Use `tokens:manage`.\n\n- one\n- two"),
+            "<p>Use <code>tokens:manage</code>.</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
+        );
+        assert_eq!(
+            inline_markdown("`revoke` or **reactivate**"),
+            "<code>revoke</code> or <strong>reactivate</strong>"
+        );
+        assert!(!markdown("<script>alert(1)</script>").contains("<script>"));
+    }
 }

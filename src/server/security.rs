@@ -94,7 +94,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
 /// route that set its own policy keeps it.
 pub async fn no_store(request: Request, next: Next) -> Response {
     let data = request.uri().path().starts_with("/rpc/");
+    let asset = asset_cache_policy(request.uri().path());
     let mut response = next.run(request).await;
+    let asset = asset.filter(|_| response.status().is_success() || response.status() == 304);
     let headers = response.headers_mut();
     if headers.contains_key(header::CACHE_CONTROL) {
         return response;
@@ -105,6 +107,8 @@ pub async fn no_store(request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("text/html"));
     if data {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if let Some(policy) = asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     } else if html {
         headers.insert(
             header::CACHE_CONTROL,
@@ -112,6 +116,21 @@ pub async fn no_store(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// Built assets whose name carries their content hash never change: a
+/// browser keeps them a year. Without the hash (a development build) it asks
+/// again each time, and gets `304 Not Modified` when nothing changed.
+fn asset_cache_policy(path: &str) -> Option<&'static str> {
+    let name = path.strip_prefix("/pkg/")?;
+    let parts: Vec<&str> = name.split('.').collect();
+    let hashed = matches!(parts.as_slice(), [_, hash, _] if hash.len() == 22
+        && hash.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    Some(if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    })
 }
 
 /// Server functions answer every error with 500; this gives each `AppError` its
@@ -143,6 +162,21 @@ pub fn page_csp(nonce: &str) -> String {
          style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
          base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
     )
+}
+
+#[cfg(test)]
+mod asset_tests {
+    use super::asset_cache_policy;
+
+    #[test]
+    fn hashed_assets_are_kept_a_year_and_plain_ones_revalidated() {
+        assert_eq!(
+            asset_cache_policy("/pkg/latchkey.Xq3f0bRZgN1v0HcP9kYw2A.wasm"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(asset_cache_policy("/pkg/latchkey.wasm"), Some("no-cache"));
+        assert_eq!(asset_cache_policy("/favicon.svg"), None);
+    }
 }
 
 #[cfg(test)]

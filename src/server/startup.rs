@@ -13,6 +13,7 @@ use crate::app::{shell, App};
 use crate::tokens::secret_page as token_page;
 use crate::tokens::server::TokenChecks;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::routing::{any, get, post};
@@ -39,6 +40,15 @@ pub fn session_cookie(secure: bool) -> &'static str {
     }
 }
 
+/// Brotli or gzip, as the browser prefers, at a level quick enough to do per
+/// request: a browser fetches each hashed file once and keeps it for a year.
+fn static_compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .no_deflate()
+        .no_zstd()
+        .quality(tower_http::CompressionLevel::Precise(5))
+}
+
 /// Largest request body anywhere: forms and API calls are small.
 pub const API_BODY_LIMIT: usize = 64 * 1024;
 
@@ -53,6 +63,9 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .env(env)
+        // cargo-leptos leaves `hash.txt` beside the binary when it put content
+        // hashes in the asset names; a binary without one serves plain names.
+        .hash_files(super::html::hash_file().is_some())
         .build()
 }
 
@@ -236,7 +249,11 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
             apps_rest::AUTHORIZE_PATH,
             get(apps_rest::authorize).post(apps_rest::decide),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Scripts, WASM and styles, compressed for browsers that accept it
+        // (pages are not: they carry secrets beside what a visitor typed).
+        .fallback(
+            leptos_axum::file_and_error_handler::<AppState, _>(shell).layer(static_compression()),
+        )
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn_with_state(

@@ -795,7 +795,11 @@ async fn a_refused_form_names_every_wrong_field_at_once(app: TestApp) {
 
     // An organization: no name and a URL name that cannot be one.
     let (status, body) = app
-        .rpc(&root, "create_org", &[("name", ""), ("slug", "Not A Slug!")])
+        .rpc(
+            &root,
+            "create_org",
+            &[("name", ""), ("slug", "Not A Slug!")],
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(fields(&body), ["name", "slug"], "{body}");
