@@ -37,3 +37,17 @@ export LATCHKEY_E2E_DATA_DIR="$E2E_DATA"
 say "Checking the optimised browser build"
 cargo build --lib --target wasm32-unknown-unknown --profile wasm-release \
   --no-default-features --features hydrate --target-dir target/front
+
+# What a browser downloads on a first visit, as the run command ships it
+# (wasm-bindgen, then wasm-opt -Oz), measured with brotli. The budget guards
+# against growth; BENCHMARKS.md has the figures and the target.
+say "Measuring the first-load bundle"
+ensure_wasm_opt
+BUNDLE="$(mktemp -d)"
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir "$BUNDLE" --out-name latchkey target/front/wasm32-unknown-unknown/wasm-release/latchkey.wasm
+wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+  -o "$BUNDLE/latchkey_bg.wasm" "$BUNDLE/latchkey_bg.wasm"
+node scripts/bundle-size.mjs "$BUNDLE" "${LATCHKEY_BUNDLE_BUDGET:-819200}"
+rm -rf "$BUNDLE"

@@ -67,6 +67,7 @@ test('an organization requires two-factor sign-in: members without it are told w
   await open(other, `/orgs/${slug}/tokens`, info);
   await expect(other.getByRole('heading', { level: 1, name: 'Two-factor sign-in required' })).toBeVisible();
   await expect(other.locator('main').getByRole('heading')).toHaveCount(1);
+  await expect(other.locator('main')).not.toContainText('permission');
   await checkA11y(other, jsEnabled(info));
   await other.getByRole('link', { name: 'Turn on two-factor sign-in' }).click();
   await expect(other).toHaveURL(/\/profile#two-factor$/);

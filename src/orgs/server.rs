@@ -157,16 +157,14 @@ async fn cleared(
     action: impl FnOnce(Option<Standing>) -> Action,
 ) -> Result<OrgAccess, AppError> {
     let org = membership(db, user, slug).await?;
-    access::decide(
-        person(user),
-        action(org.as_ref().map(|(org, _)| org.standing())),
-    )?;
-    match org {
-        // Told only to members: to anyone else the organization is not found.
-        Some((org, true)) => Err(AppError::TwoFactorRequired(org.name)),
-        Some((org, false)) => Ok(org),
-        None => Err(AppError::Internal),
+    // Told to members only (to anyone else the organization is not found),
+    // and before anything about their role: it shuts them out of all of it.
+    if let Some((org, true)) = &org {
+        return Err(AppError::TwoFactorRequired(org.name.clone()));
     }
+    let org = org.map(|(org, _)| org);
+    access::decide(person(user), action(org.as_ref().map(OrgAccess::standing)))?;
+    org.ok_or(AppError::Internal)
 }
 
 pub async fn group_access(

@@ -333,6 +333,10 @@ async fn organizations_can_require_two_factor_sign_in(app: TestApp) {
     let (status_code, body) = app.rpc(&w.ou, "list_org_members", &[("org", "acme")]).await;
     assert_eq!(status_code, StatusCode::FORBIDDEN);
     assert_eq!(error_kind(&body), "TwoFactorRequired");
+    // Said before anything about their role, which would not help them.
+    let (status_code, body) = app.rpc(&w.ou, "list_org_audit", &[("org", "acme")]).await;
+    assert_eq!(status_code, StatusCode::FORBIDDEN);
+    assert_eq!(error_kind(&body), "TwoFactorRequired");
     let page = app.get(&w.ou, "/orgs/acme/groups/platform").await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(page
