@@ -212,6 +212,19 @@ pub struct Config {
     )]
     pub auth_sync_millis: u64,
 
+    /// On PostgreSQL, listen for the notification every such change sends,
+    /// so each instance drops its cached token checks within milliseconds (the
+    /// poll above stays as the safety net). Turn it off only where LISTEN does
+    /// not work, such as behind PgBouncer in transaction pooling.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUTH_NOTIFICATIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub auth_notifications: bool,
+
     /// Failed sign-ins for one account within 15 minutes before it is locked for
     /// the rest of that window.
     #[arg(

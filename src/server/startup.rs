@@ -2,7 +2,7 @@
 
 use super::api;
 use super::config::Config;
-use super::db::{Db, DbSetupError};
+use super::db::{Backend, Db, DbSetupError};
 use super::form_errors::FormErrorKey;
 use super::sealing::SealingKey;
 use super::security::{no_store, refuse_cross_site, security_headers, server_fn_error_status};
@@ -314,6 +314,11 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
         follower,
         Duration::from_millis(state.config.auth_sync_millis.max(10)),
     ));
+    if state.db.backend == Backend::Postgres && state.config.auth_notifications {
+        if let Ok(url) = state.config.database_url() {
+            tokio::spawn(listen_for_auth_changes(state.db.clone(), url));
+        }
+    }
     let db = state.db.clone();
     let limits = state.clone();
     tokio::spawn(async move {
@@ -364,6 +369,53 @@ async fn follow_auth_changes(db: Db, mut follower: EpochFollower, every: Duratio
     loop {
         tick.tick().await;
         follower.look(&db).await;
+    }
+}
+
+/// The channel PostgreSQL notifies when `auth_epoch` moves (migration 0013).
+pub const AUTH_CHANGES_CHANNEL: &str = "latchkey_auth_changes";
+
+/// On PostgreSQL: drops this instance's cached token checks as soon as any
+/// instance commits a change that can alter them, without waiting for the
+/// poll. Whenever the listening connection fails or was lost, notifications
+/// may have been missed, so the cache is dropped then too; the poll keeps
+/// running meanwhile as the safety net.
+async fn listen_for_auth_changes(db: Db, url: String) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(AUTH_CHANGES_CHANNEL).await {
+                Ok(()) => {
+                    // Whatever changed before the listening began is unknown.
+                    db.changes.note_change();
+                    backoff = Duration::from_millis(100);
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(_)) => db.changes.note_change(),
+                            // The connection was lost (and is made again on
+                            // the next call): what came meanwhile is lost.
+                            Ok(None) => {
+                                tracing::warn!(
+                                    "lost the auth change notifications; dropping cached token checks"
+                                );
+                                db.changes.note_change();
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "auth change notifications failed; dropping cached token checks");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not listen for auth changes"),
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "could not connect to listen for auth changes");
+            }
+        }
+        db.changes.note_change();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -54,10 +54,13 @@ async fn token_count(app: &TestApp) -> i64 {
 async fn rotation_through_a_stale_instance_is_refused_after_revocation(app: TestApp) {
     let root = app.setup_admin().await;
     let (_, secret) = personal_token(&app, &root, "deploy").await;
-    // Instance B would not look for changes made elsewhere for an hour: its
-    // cache keeps believing in the token.
+    // Instance B would not look for changes made elsewhere for an hour, nor
+    // hear of them: its cache keeps believing in the token.
     let b = app
-        .another_instance(|c| c.auth_sync_millis = 3_600_000)
+        .another_instance(|c| {
+            c.auth_sync_millis = 3_600_000;
+            c.auth_notifications = false;
+        })
         .await;
     assert_eq!(
         call(&b, Method::GET, "/api/v1/whoami", &secret).await.0,
@@ -1005,7 +1008,13 @@ async fn a_missed_sync_never_keeps_a_stale_answer() {
     let root = app.setup_admin().await;
     let (_, token) = personal_token(&app, &root, "watched").await;
     let (probe_id, probe) = personal_token(&app, &root, "probe").await;
-    let b = app.another_instance(|c| c.auth_sync_millis = 5_000).await;
+    // It follows changes by its poll alone, whose failure is the subject.
+    let b = app
+        .another_instance(|c| {
+            c.auth_sync_millis = 5_000;
+            c.auth_notifications = false;
+        })
+        .await;
     let status = |secret: String| {
         let b = b.clone();
         async move { call(&b, Method::GET, "/api/v1/whoami", &secret).await.0 }

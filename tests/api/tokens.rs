@@ -825,3 +825,29 @@ async fn a_refused_form_names_every_wrong_field_at_once(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(fields(&body), ["display_name", "password"], "{body}");
 }
+
+/// On PostgreSQL a change reaches the other instances by notification, not
+/// by their poll: here the other instance polls once an hour, yet refuses
+/// the revoked token at once and accepts it again once reactivated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tells_every_instance_of_a_change_at_once() {
+    let Some(app) = crate::helpers::spawn_app(Backend::Postgres).await else {
+        crate::helpers::postgres_skipped("postgres_tells_every_instance_of_a_change_at_once");
+        return;
+    };
+    let other = app
+        .another_instance(|c| c.auth_sync_millis = 3_600_000)
+        .await;
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "pushed", "7d").await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["token"]["id"].to_string();
+    assert_eq!(whoami_at(&other, &secret).await.0, StatusCode::OK);
+    assert_eq!(whoami_at(&other, &secret).await.0, StatusCode::OK, "cached");
+
+    assert_eq!(set_enabled(&app, &ann, &id, "false").await, StatusCode::OK);
+    eventually_whoami(&other, &secret, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(set_enabled(&app, &ann, &id, "true").await, StatusCode::OK);
+    eventually_whoami(&other, &secret, StatusCode::OK).await;
+}
