@@ -225,6 +225,26 @@ pub struct Config {
     )]
     pub auth_notifications: bool,
 
+    /// On SIGTERM or Ctrl-C, how long to keep accepting requests while
+    /// `/readyz` already fails, so a load balancer stops sending traffic first.
+    #[arg(
+        long,
+        env = "LATCHKEY_SHUTDOWN_DRAIN_MILLIS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub shutdown_drain_millis: u64,
+
+    /// Then, how long requests in flight may take to finish before the
+    /// instance stops anyway.
+    #[arg(
+        long,
+        env = "LATCHKEY_SHUTDOWN_GRACE_SECS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub shutdown_grace_secs: u64,
+
     /// Failed sign-ins for one account within 15 minutes before it is locked for
     /// the rest of that window.
     #[arg(

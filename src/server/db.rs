@@ -164,6 +164,34 @@ impl Db {
             })
     }
 
+    /// Runs `job` unless another instance is running the same job right now:
+    /// on PostgreSQL under a session advisory lock named by `key`; on SQLite
+    /// (one machine, one file) always. Answers whether it ran.
+    pub async fn exclusively<F>(&self, key: i64, job: F) -> Result<bool, sqlx::Error>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        if self.backend == Backend::Sqlite {
+            job.await;
+            return Ok(true);
+        }
+        let mut holder = self.pool.acquire().await?;
+        let (locked,): (i64,) =
+            sqlx::query_as("SELECT CASE WHEN pg_try_advisory_lock($1) THEN 1 ELSE 0 END::bigint")
+                .bind(key)
+                .fetch_one(&mut *holder)
+                .await?;
+        if locked == 0 {
+            return Ok(false);
+        }
+        job.await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(key)
+            .execute(&mut *holder)
+            .await?;
+        Ok(true)
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

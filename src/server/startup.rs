@@ -125,6 +125,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
             config.failed_token_period_millis,
         ),
         password_checks: tokio::sync::Semaphore::new(config.max_concurrent_password_checks.max(1)),
+        draining: std::sync::atomic::AtomicBool::new(false),
         setup_code,
         form_error_key,
         new_token_key,
@@ -289,6 +290,10 @@ fn oauth_cors() -> tower_http::cors::CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
+/// The PostgreSQL advisory lock under which one instance at a time runs the
+/// periodic database clean-ups.
+const CLEAN_UP_LOCK: i64 = 74_602;
+
 /// Periodic housekeeping: token last-use batches, expired sessions and old
 /// sign-in failures. Returns what the token checks share with these jobs, for
 /// `run`.
@@ -326,20 +331,26 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {
             tick.tick().await;
-            if let Err(err) = store.delete_expired().await {
-                tracing::warn!(error = %err, "could not delete expired sessions");
-            }
-            if let Err(err) = token_page::prune_shown(&db).await {
-                tracing::warn!(error = %err, "could not prune shown new-token tickets");
-            }
-            if let Err(err) = crate::auth::server::prune_sign_in_attempts(&db).await {
-                tracing::warn!(error = %err, "could not prune sign-in attempts");
-            }
-            if let Err(err) = crate::apps::server::prune(&db).await {
-                tracing::warn!(error = %err, "could not prune spent OAuth codes and tokens");
-            }
-            if let Err(err) = crate::people::server::prune(&db).await {
-                tracing::warn!(error = %err, "could not prune old invitations");
+            // The database clean-ups run on one instance at a time.
+            let cleaned = db.exclusively(CLEAN_UP_LOCK, async {
+                if let Err(err) = store.delete_expired().await {
+                    tracing::warn!(error = %err, "could not delete expired sessions");
+                }
+                if let Err(err) = token_page::prune_shown(&db).await {
+                    tracing::warn!(error = %err, "could not prune shown new-token tickets");
+                }
+                if let Err(err) = crate::auth::server::prune_sign_in_attempts(&db).await {
+                    tracing::warn!(error = %err, "could not prune sign-in attempts");
+                }
+                if let Err(err) = crate::apps::server::prune(&db).await {
+                    tracing::warn!(error = %err, "could not prune spent OAuth codes and tokens");
+                }
+                if let Err(err) = crate::people::server::prune(&db).await {
+                    tracing::warn!(error = %err, "could not prune old invitations");
+                }
+            });
+            if let Err(err) = cleaned.await {
+                tracing::warn!(error = %err, "could not take the clean-up lock");
             }
             // Forget addresses whose limits have refilled, so the tables stay small.
             for limits in [&limits.rate_limits, &limits.introspection_limits]
@@ -460,18 +471,51 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
 }
 
 /// Serves until Ctrl-C or SIGTERM; the background jobs must be running.
+/// Then: `/readyz` fails at once, new connections are refused after the
+/// drain delay, requests in flight get the grace period to finish, and the
+/// waiting last-use batch is written before returning.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     token_checks: TokenChecks,
 ) -> std::io::Result<()> {
-    let app = router(state, token_checks);
-    axum::serve(
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let drain = Duration::from_millis(state.config.shutdown_drain_millis);
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let app = router(state.clone(), token_checks.clone());
+    let signalled = {
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            state
+                .draining
+                .store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!("shutting down: not ready any more, finishing requests in flight");
+            let _ = stopping.send(true);
+            tokio::time::sleep(drain).await;
+        }
+    };
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .with_graceful_shutdown(signalled);
+    let out_of_time = async move {
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(drain + grace).await;
+    };
+    let served = tokio::select! {
+        served = server => served,
+        () = out_of_time => {
+            tracing::warn!("shutting down: requests still in flight after the grace period are dropped");
+            Ok(())
+        }
+    };
+    match token_checks.usage.flush(&state.db).await {
+        Ok(written) => tracing::info!(written, "last token uses written"),
+        Err(err) => tracing::error!(error = %err, "could not write the last token uses"),
+    }
+    served
 }
 
 async fn shutdown_signal() {

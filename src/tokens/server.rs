@@ -1505,6 +1505,9 @@ impl UsageRecorder {
         }
     }
 
+    /// Writes the waiting batch in one transaction. Each time only moves
+    /// forward, so instances writing their batches in any order keep the
+    /// latest use; a batch that could not be written is kept for the next.
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
         let (batch, refusals, grants): (Vec<_>, Vec<_>, Vec<_>) = match self.inner.lock() {
             Ok(mut usage) => {
@@ -1521,41 +1524,85 @@ impl UsageRecorder {
         if batch.is_empty() && refusals.is_empty() && grants.is_empty() {
             return Ok(0);
         }
-        let mut tx = db.pool.begin().await?;
-        for (grant_id, at) in &grants {
-            sqlx::query(
-                "UPDATE oauth_grants SET last_used_at = $1 \
-                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(at)
-            .bind(grant_id)
-            .execute(&mut *tx)
-            .await?;
+        match write_usage(db, &batch, &refusals, &grants).await {
+            Ok(()) => Ok(batch.len() + refusals.len() + grants.len()),
+            Err(err) => {
+                self.keep_for_later(batch, refusals, grants);
+                Err(err)
+            }
         }
-        for (token_id, (at, ip)) in &refusals {
-            sqlx::query(
-                "UPDATE access_tokens SET last_refused_at = $1, last_refused_ip = $2 \
-                 WHERE id = $3 AND (last_refused_at IS NULL OR last_refused_at <= $1)",
-            )
-            .bind(at)
-            .bind(ip.map(|ip| ip.to_string()))
-            .bind(token_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (token_id, (at, ip)) in &batch {
-            sqlx::query(
-                "UPDATE access_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
-            )
-            .bind(at)
-            .bind(ip.map(|ip| ip.to_string()))
-            .bind(token_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(batch.len() + refusals.len() + grants.len())
     }
+
+    /// Puts an unwritten batch back, beside anything noted since (the later
+    /// of two times for the same token wins).
+    fn keep_for_later(
+        &self,
+        batch: Vec<(i64, LastUse)>,
+        refusals: Vec<(i64, LastUse)>,
+        grants: Vec<(i64, i64)>,
+    ) {
+        let Ok(mut usage) = self.inner.lock() else {
+            return;
+        };
+        for (token_id, used) in batch {
+            let entry = usage.pending.entry(token_id).or_insert(used);
+            if entry.0 < used.0 {
+                *entry = used;
+            }
+        }
+        for (token_id, refused) in refusals {
+            let entry = usage.refused.entry(token_id).or_insert(refused);
+            if entry.0 < refused.0 {
+                *entry = refused;
+            }
+        }
+        for (grant_id, at) in grants {
+            let entry = usage.grants.entry(grant_id).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+}
+
+async fn write_usage(
+    db: &Db,
+    batch: &[(i64, LastUse)],
+    refusals: &[(i64, LastUse)],
+    grants: &[(i64, i64)],
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for (grant_id, at) in grants {
+        sqlx::query(
+            "UPDATE oauth_grants SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(at)
+        .bind(grant_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (token_id, (at, ip)) in refusals {
+        sqlx::query(
+            "UPDATE access_tokens SET last_refused_at = $1, last_refused_ip = $2 \
+             WHERE id = $3 AND (last_refused_at IS NULL OR last_refused_at <= $1)",
+        )
+        .bind(at)
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (token_id, (at, ip)) in batch {
+        sqlx::query(
+            "UPDATE access_tokens SET last_used_at = $1, last_used_ip = $2 \
+             WHERE id = $3 AND (last_used_at IS NULL OR last_used_at <= $1)",
+        )
+        .bind(at)
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }
 
 #[cfg(test)]

@@ -306,3 +306,124 @@ fn token_secrets_never_reach_the_logs() {
         "a token secret reached the logs"
     );
 }
+
+/// SIGTERM to the real binary: `/readyz` fails at once while the instance
+/// keeps serving through the drain delay, the last-use batch still waiting in
+/// memory is written, and the process exits with 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_writes_the_last_uses_and_exits_cleanly() {
+    use reqwest::StatusCode;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("serve")
+        .env("LATCHKEY_DATA_DIR", dir.path())
+        .env("LATCHKEY_ADDR", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_USAGE_FLUSH_MILLIS", "3600000")
+        .env("LATCHKEY_SHUTDOWN_DRAIN_MILLIS", "1500")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary runs");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map_or(true, |r| r.status() != StatusCode::OK)
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rpc = |name: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let res = client
+                .post(format!("{base}/rpc/{name}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert!(res.status().is_success(), "{name}: {}", res.status());
+            res.json::<serde_json::Value>().await.unwrap_or_default()
+        }
+    };
+    let password = "correct horse battery staple";
+    rpc(
+        "setup_first_admin",
+        vec![
+            ("email", "ops@example.com"),
+            ("display_name", "Ops"),
+            ("password", password),
+            ("password_confirm", password),
+        ],
+    )
+    .await;
+    let created = rpc(
+        "create_token",
+        vec![
+            ("name", "ci"),
+            ("expiry", "7d"),
+            ("scopes[]", "identity:read"),
+        ],
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let whoami = reqwest::Client::new()
+        .get(format!("{base}/api/v1/whoami"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), StatusCode::OK);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signalled = Instant::now();
+    loop {
+        let ready = reqwest::Client::new()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("still serving while it drains");
+        if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_millis(1000),
+            "/readyz kept answering {}",
+            ready.status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("latchkey.db").display()
+    ))
+    .await
+    .unwrap();
+    let (last_used,): (Option<i64>,) = sqlx::query_as("SELECT last_used_at FROM access_tokens")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(last_used.is_some(), "the last use was written at shutdown");
+}

@@ -23,6 +23,8 @@ on_both_databases!(
     a_change_on_one_instance_reaches_the_others,
     a_change_made_in_sql_is_picked_up_by_the_sync,
     a_refused_form_names_every_wrong_field_at_once,
+    last_use_batches_from_several_instances_keep_the_latest,
+    periodic_clean_ups_run_on_one_instance_at_a_time,
 );
 
 async fn person(app: &TestApp, email: &str) -> Client {
@@ -850,4 +852,55 @@ async fn postgres_tells_every_instance_of_a_change_at_once() {
     eventually_whoami(&other, &secret, StatusCode::UNAUTHORIZED).await;
     assert_eq!(set_enabled(&app, &ann, &id, "true").await, StatusCode::OK);
     eventually_whoami(&other, &secret, StatusCode::OK).await;
+}
+
+/// Two instances' batches, written in either order, keep the later use.
+async fn last_use_batches_from_several_instances_keep_the_latest(app: TestApp) {
+    use latchkey::tokens::server::{TokenIdentity, UsageRecorder};
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let created = create(&app, &ann, "busy", "7d").await;
+    // Each instance has its own copy of the token's check.
+    let identity = || TokenIdentity {
+        token_id: created["token"]["id"].as_i64().unwrap(),
+        noted_at: std::sync::atomic::AtomicI64::new(i64::MIN),
+        ..Default::default()
+    };
+    let (later, earlier) = (UsageRecorder::default(), UsageRecorder::default());
+    later.record(&identity(), 2_000_000_000, None);
+    earlier.record(&identity(), 1_900_000_000, None);
+    assert_eq!(later.flush(&app.db).await.unwrap(), 1);
+    assert_eq!(earlier.flush(&app.db).await.unwrap(), 1);
+    let (last_used,): (Option<i64>,) = sqlx::query_as("SELECT last_used_at FROM access_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(last_used, Some(2_000_000_000));
+}
+
+/// While one instance runs the clean-ups, another skips them (PostgreSQL's
+/// advisory lock); SQLite, one machine, always runs them.
+async fn periodic_clean_ups_run_on_one_instance_at_a_time(app: TestApp) {
+    let other = latchkey::server::db::Db::connect(&app.db_url)
+        .await
+        .unwrap();
+    let (started, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+    let first = app.db.exclusively(7, async {
+        started.notify_one();
+        release.notified().await;
+    });
+    let second = async {
+        started.notified().await;
+        let ran = other.exclusively(7, async {}).await.unwrap();
+        release.notify_one();
+        ran
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert!(first.unwrap());
+    match app.backend {
+        Backend::Postgres => assert!(!second, "the second instance skipped"),
+        Backend::Sqlite => assert!(second),
+    }
+    // Once released, the next round runs.
+    assert!(other.exclusively(7, async {}).await.unwrap());
 }
