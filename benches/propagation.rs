@@ -135,5 +135,9 @@ async fn main() {
         at(0.99).as_secs_f64() * 1000.0,
         delays.last().unwrap().as_secs_f64() * 1000.0,
     );
-    drop(conn);
+    // The instances still hold connections: end them with the database.
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
