@@ -293,62 +293,53 @@ pub fn loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }
 }
 
-/// Formats a Unix timestamp as a UTC date, the same on server and browser so
-/// hydration matches.
-pub fn format_date(ts: i64) -> String {
+/// A Unix timestamp in one of the formats below, always in UTC so server and
+/// browser render the same text and hydration matches; empty if out of range.
+fn formatted(ts: i64, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-        })
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_default()
 }
 
-/// A Unix timestamp as "2026-11-22 14:05 UTC".
+/// "2026-11-22".
+pub fn format_date(ts: i64) -> String {
+    formatted(
+        ts,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+}
+
+/// "2026-11-22 14:05 UTC".
+pub fn format_datetime(ts: i64) -> String {
+    formatted(
+        ts,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"),
+    )
+}
+
 /// To the second, for the audit trail: "2026-11-24 18:43:07 UTC".
 pub fn format_timestamp(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+    formatted(
+        ts,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC"),
+    )
 }
 
 /// For a `<time datetime>` attribute (RFC 3339, UTC).
 pub fn format_iso(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-pub fn format_datetime(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+    formatted(ts, &time::format_description::well_known::Rfc3339)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{format_date, format_datetime};
+    use super::{format_date, format_datetime, format_iso, format_timestamp};
 
     #[test]
     fn date_times_are_formatted_in_utc() {
         assert_eq!(format_datetime(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(format_timestamp(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(format_iso(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]
