@@ -20,4 +20,8 @@ test('scripts, WASM and styles come compressed, under hashed names a browser kee
   const pageResponse = await request.get('/sign-in', { headers: { 'Accept-Encoding': 'br, gzip' } });
   expect(pageResponse.headers()['content-encoding']).toBeUndefined();
   expect(pageResponse.headers()['cache-control']).toBe('private, no-store');
+  // Not even the not-found page, which the file handler serves.
+  const missing = await request.get('/no-such-page', { headers: { 'Accept-Encoding': 'br, gzip' } });
+  expect(missing.status()).toBe(404);
+  expect(missing.headers()['content-encoding']).toBeUndefined();
 });

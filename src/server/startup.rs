@@ -23,6 +23,8 @@ use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -42,11 +44,15 @@ pub fn session_cookie(secure: bool) -> &'static str {
 
 /// Brotli or gzip, as the browser prefers, at a level quick enough to do per
 /// request: a browser fetches each hashed file once and keeps it for a year.
-fn static_compression() -> tower_http::compression::CompressionLayer {
-    tower_http::compression::CompressionLayer::new()
+/// Never an HTML page (such as the not-found page this handler also serves):
+/// a page may hold a secret beside text a visitor chose, which compression
+/// would leak by its length (BREACH).
+fn static_compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
         .no_deflate()
         .no_zstd()
         .quality(tower_http::CompressionLevel::Precise(5))
+        .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("text/html")))
 }
 
 /// Largest request body anywhere: forms and API calls are small.
