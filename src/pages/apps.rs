@@ -139,55 +139,54 @@ fn AppsInOrg(org: String) -> impl IntoView {
                             <h2>"Applications acting here"</h2>
                             <p class="muted">"Applications your members authorized to act in their name in this organization. Stopping one here ends its access to this organization for everyone, at once; elsewhere it keeps working."</p>
                             <FormAlert error/>
-                        {if apps.is_empty() {
-                            view! {
-                                <p class="empty-note">"No application acts in this organization."</p>
-                            }.into_any()
-                        } else {
-                            let list = apps;
-                            view! {
-                                <div class="table-wrap">
-                                    <table>
-                                        <caption class="visually-hidden">"Applications acting in this organization"</caption>
-                                        <thead><tr>
-                                            <th scope="col">"Application"</th>
-                                            <th scope="col">"Owner"</th>
-                                            <th scope="col">"People"</th>
-                                            <th scope="col">"Last used"</th>
-                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {list.into_iter().map(|app| {
-                                                let org = org.clone();
-                                                let label = if app.blocked {
-                                                    format!("Allow {} again", app.name)
-                                                } else {
-                                                    format!("Stop {} here", app.name)
-                                                };
-                                                view! {
-                                                    <tr>
-                                                        <th scope="row">{app.name.clone()}
-                                                            {app.blocked.then(|| view! { " " <span class="badge badge-muted">"Stopped here"</span> })}
-                                                        </th>
-                                                        <td>{app.owner.clone()}</td>
-                                                        <td>{app.people}</td>
-                                                        <td>{app.last_used_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
-                                                        <td class="actions">
-                                                            <ActionForm action=block>
-                                                                <input type="hidden" name="org" value=org/>
-                                                                <input type="hidden" name="client_id" value=app.client_id.clone()/>
-                                                                <input type="hidden" name="blocked" value=(!app.blocked).to_string()/>
-                                                                <button type="submit" class="btn btn-small btn-danger-ghost">{label}</button>
-                                                            </ActionForm>
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                </div>
-                            }.into_any()
-                        }}
+                            {if apps.is_empty() {
+                                view! {
+                                    <p class="empty-note">"No application acts in this organization."</p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <div class="table-wrap">
+                                        <table>
+                                            <caption class="visually-hidden">"Applications acting in this organization"</caption>
+                                            <thead><tr>
+                                                <th scope="col">"Application"</th>
+                                                <th scope="col">"Owner"</th>
+                                                <th scope="col">"People"</th>
+                                                <th scope="col">"Last used"</th>
+                                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                            </tr></thead>
+                                            <tbody>
+                                                {apps.into_iter().map(|app| {
+                                                    let org = org.clone();
+                                                    let label = if app.blocked {
+                                                        format!("Allow {} again", app.name)
+                                                    } else {
+                                                        format!("Stop {} here", app.name)
+                                                    };
+                                                    view! {
+                                                        <tr>
+                                                            <th scope="row">{app.name.clone()}
+                                                                {app.blocked.then(|| view! { " " <span class="badge badge-muted">"Stopped here"</span> })}
+                                                            </th>
+                                                            <td>{app.owner.clone()}</td>
+                                                            <td>{app.people}</td>
+                                                            <td>{app.last_used_at.map(format_datetime).unwrap_or_else(|| "Never".into())}</td>
+                                                            <td class="actions">
+                                                                <ActionForm action=block>
+                                                                    <input type="hidden" name="org" value=org/>
+                                                                    <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                                                    <input type="hidden" name="blocked" value=(!app.blocked).to_string()/>
+                                                                    <button type="submit" class="btn btn-small btn-danger-ghost">{label}</button>
+                                                                </ActionForm>
+                                                            </td>
+                                                        </tr>
+                                                    }
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
+                                }.into_any()
+                            }}
                         </section>
                     }.into_any()
                 })

@@ -646,74 +646,74 @@ fn TokenSettings(org: String) -> impl IntoView {
                         );
                         view! {
                             <section class="card">
-                            <h2>"Policy"</h2>
-                            <ActionForm action=update>
-                                <FormAlert error/>
-                                <input type="hidden" name="org" value=org/>
-                                <fieldset>
-                                    <legend>"Which tokens may exist"</legend>
-                                    <div class="field field-check">
-                                        <input id="allow-org-tokens" type="checkbox" name="allow_org_tokens" checked=current.allow_org_tokens/>
-                                        <label for="allow-org-tokens">"Allow organization access tokens"</label>
-                                    </div>
-                                    <div class="field field-check">
-                                        <input id="allow-group-tokens" type="checkbox" name="allow_group_tokens" checked=current.allow_group_tokens/>
-                                        <label for="allow-group-tokens">"Allow group access tokens"</label>
-                                    </div>
-                                    <p class="field-hint">"Turning a kind off stops its existing tokens at once and refuses new ones; turning it back on restores them."</p>
-                                </fieldset>
-                                <fieldset>
-                                    <legend>"Expiry of organization and group tokens"</legend>
-                                    <div class="field field-check">
-                                        <input id="allow-non-expiring" type="checkbox" name="allow_non_expiring_tokens"
-                                            checked=current.allow_non_expiring_tokens disabled=!current.instance_allows_non_expiring/>
-                                        <label for="allow-non-expiring">"Allow tokens that never expire"</label>
-                                    </div>
-                                    <div class="field" class:field-invalid=move || max_message().is_some()>
-                                        <label for="max-lifetime">"Longest lifetime (days)"</label>
-                                        <input id="max-lifetime" type="number" name="token_max_lifetime_days" min="1" max="3650"
-                                            value=max_days aria-describedby="max-lifetime-hint max-lifetime-error"
-                                            aria-invalid=move || max_message().is_some().then_some("true")/>
-                                        <p class="field-hint" id="max-lifetime-hint">{limit}</p>
-                                        <p class="field-error" id="max-lifetime-error" role="alert">{max_message}</p>
-                                    </div>
-                                </fieldset>
-                                <fieldset>
-                                    <legend>"Personal tokens"</legend>
-                                    <div class="field field-check">
-                                        <input id="need-approval" type="checkbox" name="personal_tokens_need_approval"
-                                            checked=current.personal_tokens_need_approval aria-describedby="need-approval-hint"/>
-                                        <label for="need-approval">"Personal tokens need approval to act in this organization"</label>
-                                        <p class="field-hint" id="need-approval-hint">"Members' personal tokens reach this organization only after an admin approves them under Access Tokens, Requests. Turning this on stops the ones not approved yet."</p>
-                                    </div>
-                                </fieldset>
-                                <fieldset>
-                                    <legend>"Applications"</legend>
-                                    <div class="field field-check">
-                                        <input id="allow-oauth-apps" type="checkbox" name="allow_oauth_apps"
-                                            checked=current.allow_oauth_apps aria-describedby="allow-oauth-apps-hint"/>
-                                        <label for="allow-oauth-apps">"Allow OAuth applications to act in this organization"</label>
-                                        <p class="field-hint" id="allow-oauth-apps-hint">"Members can authorize applications to act in their name. Turning this off stops every application's access here at once; elsewhere they keep working."</p>
-                                    </div>
-                                </fieldset>
-                                <fieldset>
-                                    <legend>"Sign-in"</legend>
-                                    <div class="field field-check" class:field-invalid=move || two_factor_message().is_some()>
-                                        <input id="require-two-factor" type="checkbox" name="require_two_factor"
-                                            checked=current.require_two_factor aria-describedby="require-two-factor-hint require-two-factor-error"
-                                            aria-invalid=move || two_factor_message().is_some().then_some("true")/>
-                                        <label for="require-two-factor">"Members must use two-factor sign-in"</label>
-                                        <p class="field-hint" id="require-two-factor-hint">{two_factor_hint}</p>
-                                        <p class="field-error" id="require-two-factor-error" role="alert">{two_factor_message}</p>
-                                    </div>
-                                </fieldset>
-                                <button type="submit" class="btn btn-primary">"Save settings"</button>
-                                <Saved action=update text="Settings saved."/>
-                            </ActionForm>
+                                <h2>"Policy"</h2>
+                                <ActionForm action=update>
+                                    <FormAlert error/>
+                                    <input type="hidden" name="org" value=org/>
+                                    <fieldset>
+                                        <legend>"Which tokens may exist"</legend>
+                                        <div class="field field-check">
+                                            <input id="allow-org-tokens" type="checkbox" name="allow_org_tokens" checked=current.allow_org_tokens/>
+                                            <label for="allow-org-tokens">"Allow organization access tokens"</label>
+                                        </div>
+                                        <div class="field field-check">
+                                            <input id="allow-group-tokens" type="checkbox" name="allow_group_tokens" checked=current.allow_group_tokens/>
+                                            <label for="allow-group-tokens">"Allow group access tokens"</label>
+                                        </div>
+                                        <p class="field-hint">"Turning a kind off stops its existing tokens at once and refuses new ones; turning it back on restores them."</p>
+                                    </fieldset>
+                                    <fieldset>
+                                        <legend>"Expiry of organization and group tokens"</legend>
+                                        <div class="field field-check">
+                                            <input id="allow-non-expiring" type="checkbox" name="allow_non_expiring_tokens"
+                                                checked=current.allow_non_expiring_tokens disabled=!current.instance_allows_non_expiring/>
+                                            <label for="allow-non-expiring">"Allow tokens that never expire"</label>
+                                        </div>
+                                        <div class="field" class:field-invalid=move || max_message().is_some()>
+                                            <label for="max-lifetime">"Longest lifetime (days)"</label>
+                                            <input id="max-lifetime" type="number" name="token_max_lifetime_days" min="1" max="3650"
+                                                value=max_days aria-describedby="max-lifetime-hint max-lifetime-error"
+                                                aria-invalid=move || max_message().is_some().then_some("true")/>
+                                            <p class="field-hint" id="max-lifetime-hint">{limit}</p>
+                                            <p class="field-error" id="max-lifetime-error" role="alert">{max_message}</p>
+                                        </div>
+                                    </fieldset>
+                                    <fieldset>
+                                        <legend>"Personal tokens"</legend>
+                                        <div class="field field-check">
+                                            <input id="need-approval" type="checkbox" name="personal_tokens_need_approval"
+                                                checked=current.personal_tokens_need_approval aria-describedby="need-approval-hint"/>
+                                            <label for="need-approval">"Personal tokens need approval to act in this organization"</label>
+                                            <p class="field-hint" id="need-approval-hint">"Members' personal tokens reach this organization only after an admin approves them under Access Tokens, Requests. Turning this on stops the ones not approved yet."</p>
+                                        </div>
+                                    </fieldset>
+                                    <fieldset>
+                                        <legend>"Applications"</legend>
+                                        <div class="field field-check">
+                                            <input id="allow-oauth-apps" type="checkbox" name="allow_oauth_apps"
+                                                checked=current.allow_oauth_apps aria-describedby="allow-oauth-apps-hint"/>
+                                            <label for="allow-oauth-apps">"Allow OAuth applications to act in this organization"</label>
+                                            <p class="field-hint" id="allow-oauth-apps-hint">"Members can authorize applications to act in their name. Turning this off stops every application's access here at once; elsewhere they keep working."</p>
+                                        </div>
+                                    </fieldset>
+                                    <fieldset>
+                                        <legend>"Sign-in"</legend>
+                                        <div class="field field-check" class:field-invalid=move || two_factor_message().is_some()>
+                                            <input id="require-two-factor" type="checkbox" name="require_two_factor"
+                                                checked=current.require_two_factor aria-describedby="require-two-factor-hint require-two-factor-error"
+                                                aria-invalid=move || two_factor_message().is_some().then_some("true")/>
+                                            <label for="require-two-factor">"Members must use two-factor sign-in"</label>
+                                            <p class="field-hint" id="require-two-factor-hint">{two_factor_hint}</p>
+                                            <p class="field-error" id="require-two-factor-error" role="alert">{two_factor_message}</p>
+                                        </div>
+                                    </fieldset>
+                                    <button type="submit" class="btn btn-primary">"Save settings"</button>
+                                    <Saved action=update text="Settings saved."/>
+                                </ActionForm>
                             </section>
                         }.into_any()
-                    })
-                }}
-            </Transition>
+                })
+            }}
+        </Transition>
     }
 }
