@@ -2,12 +2,12 @@
 //! the URL. Queries stick to what both dialects share (`$n` placeholders,
 //! BIGINT/TEXT columns, `RETURNING`).
 
+pub use crate::tokens::changes::AccessChanges;
+use crate::tokens::changes::{changes_between, AuthScope};
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -19,7 +19,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// The pool, and this instance's count of changes that can alter an
+/// The pool, and this instance's record of changes that can alter an
 /// access decision.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -28,24 +28,8 @@ pub struct Db {
     pub changes: AccessChanges,
 }
 
-/// A generation number that moves whenever something that can alter an
-/// access decision changes: on this instance right after its commit, and when
-/// another instance's change is seen through `auth_epoch`. Anything that keeps
-/// answers in memory keeps them only for the generation they were read in.
-#[derive(Clone, Debug, Default)]
-pub struct AccessChanges(Arc<AtomicU64>);
-
-impl AccessChanges {
-    /// Read this before loading an answer from the database.
-    pub fn generation(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// Marks every answer read so far as stale.
-    pub fn note_change(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
-    }
-}
+/// How many epochs of `auth_changes` the clean-up keeps.
+const AUTH_CHANGES_KEPT: i64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -122,12 +106,73 @@ impl Db {
     }
 
     /// Commits a change that can alter an access decision (a token's state, a
-    /// user's standing, a membership) and makes this instance's remembered
-    /// answers stale at once. Other instances follow through `auth_epoch`.
+    /// user's standing, a membership) and, before answering, makes the
+    /// answers it reaches stale on this instance. Other instances follow
+    /// through `auth_changes` (notified on PostgreSQL, polled on both).
     pub async fn commit_auth_change(&self, tx: Transaction<'_, Any>) -> Result<(), sqlx::Error> {
         tx.commit().await?;
-        self.changes.note_change();
+        self.follow_auth_changes().await;
         Ok(())
+    }
+
+    /// Notes every change committed since the last look, by anyone: exactly
+    /// what each was about when the log tells, everything when it cannot
+    /// (the first look, a read that failed, rows already pruned). Answers
+    /// whether the database could be read.
+    pub async fn follow_auth_changes(&self) -> bool {
+        let mut seen = self.changes.seen_epoch().await;
+        match self.auth_changes_since(*seen).await {
+            Ok((epoch, scopes)) => {
+                self.changes.note(scopes);
+                *seen = Some(epoch);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read auth changes; dropping cached token checks");
+                // The epoch seen stays: answers cached from now on were read
+                // after this, so the changes above it are all they can miss.
+                self.changes.note_everything();
+                false
+            }
+        }
+    }
+
+    async fn auth_changes_since(
+        &self,
+        seen: Option<i64>,
+    ) -> Result<(i64, Vec<AuthScope>), sqlx::Error> {
+        // The epoch first: every row at or below it was committed before it
+        // could be read, so the second read finds them all.
+        let epoch = self.auth_epoch().await?;
+        let scopes = match seen {
+            Some(seen) if seen == epoch => Vec::new(),
+            Some(seen) if seen < epoch => {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT epoch, scope FROM auth_changes WHERE epoch > $1 AND epoch <= $2 \
+                     ORDER BY epoch",
+                )
+                .bind(seen)
+                .bind(epoch)
+                .fetch_all(&self.pool)
+                .await?;
+                changes_between(seen, epoch, &rows)
+            }
+            // The first look, or an epoch that went back (a restored backup).
+            _ => vec![AuthScope::Everything],
+        };
+        Ok((epoch, scopes))
+    }
+
+    /// Forgets change rows far older than any instance still needs; one that
+    /// fell that far behind drops its whole cache instead.
+    pub async fn prune_auth_changes(&self) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "DELETE FROM auth_changes WHERE epoch < (SELECT value FROM auth_epoch WHERE id = 1) - $1",
+        )
+        .bind(AUTH_CHANGES_KEPT)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The database's change counter for token checks (moved by triggers).

@@ -317,12 +317,10 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
         }
     });
     // The first look happens before serving, so the first interval starts
-    // from a value actually seen.
-    let mut follower = EpochFollower::default();
-    follower.look(&state.db).await;
+    // from an epoch actually seen.
+    state.db.follow_auth_changes().await;
     tokio::spawn(follow_auth_changes(
         state.db.clone(),
-        follower,
         Duration::from_millis(state.config.auth_sync_millis.max(10)),
     ));
     if state.db.backend == Backend::Postgres && state.config.auth_notifications {
@@ -354,6 +352,9 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
                 if let Err(err) = crate::people::server::prune(&db).await {
                     tracing::warn!(error = %err, "could not prune old invitations");
                 }
+                if let Err(err) = db.prune_auth_changes().await {
+                    tracing::warn!(error = %err, "could not prune the auth change log");
+                }
             });
             if let Err(err) = cleaned.await {
                 tracing::warn!(error = %err, "could not take the clean-up lock");
@@ -376,27 +377,28 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
     token_checks
 }
 
-/// Drops this instance's cached token checks whenever the database's
-/// `auth_epoch` moves: a change made by another instance, the command line or
-/// plain SQL. When the database cannot be read, the cache is dropped too, so
-/// nothing outlives one interval unchecked.
-async fn follow_auth_changes(db: Db, mut follower: EpochFollower, every: Duration) {
+/// Notes the changes to token checks that anyone committed — another
+/// instance, the command line, plain SQL — once every `every`. On SQLite this
+/// is how instances sharing a file follow each other; on PostgreSQL it is the
+/// safety net under the notifications.
+async fn follow_auth_changes(db: Db, every: Duration) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        follower.look(&db).await;
+        db.follow_auth_changes().await;
     }
 }
 
-/// The channel PostgreSQL notifies when `auth_epoch` moves (migration 0013).
+/// The channel PostgreSQL notifies when `auth_epoch` moves (migrations 0013
+/// and 0014); the payload is the new epoch.
 pub const AUTH_CHANGES_CHANNEL: &str = "latchkey_auth_changes";
 
-/// On PostgreSQL: drops this instance's cached token checks as soon as any
-/// instance commits a change that can alter them, without waiting for the
-/// poll. Whenever the listening connection fails or was lost, notifications
-/// may have been missed, so the cache is dropped then too; the poll keeps
-/// running meanwhile as the safety net.
+/// On PostgreSQL: reads what changed as soon as any instance commits a change
+/// that can alter token checks, without waiting for the poll. Whenever the
+/// listening connection fails or was lost, notifications may have been
+/// missed, so the whole cache is dropped then; the poll keeps running
+/// meanwhile as the safety net.
 async fn listen_for_auth_changes(db: Db, url: String) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -404,18 +406,20 @@ async fn listen_for_auth_changes(db: Db, url: String) {
             Ok(mut listener) => match listener.listen(AUTH_CHANGES_CHANNEL).await {
                 Ok(()) => {
                     // Whatever changed before the listening began is unknown.
-                    db.changes.note_change();
+                    db.changes.note_everything();
                     backoff = Duration::from_millis(100);
                     loop {
                         match listener.try_recv().await {
-                            Ok(Some(_)) => db.changes.note_change(),
+                            Ok(Some(_)) => {
+                                db.follow_auth_changes().await;
+                            }
                             // The connection was lost (and is made again on
                             // the next call): what came meanwhile is lost.
                             Ok(None) => {
                                 tracing::warn!(
                                     "lost the auth change notifications; dropping cached token checks"
                                 );
-                                db.changes.note_change();
+                                db.changes.note_everything();
                             }
                             Err(err) => {
                                 tracing::warn!(error = %err, "auth change notifications failed; dropping cached token checks");
@@ -430,43 +434,9 @@ async fn listen_for_auth_changes(db: Db, url: String) {
                 tracing::warn!(error = %err, "could not connect to listen for auth changes");
             }
         }
-        db.changes.note_change();
+        db.changes.note_everything();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Decides, from each read of `auth_epoch`, whether the cache must go: when
-/// the read failed, and whenever the value differs from the last one seen,
-/// including the first read and the first one after a failure. The last good
-/// value is kept across failures: answers cached after a failed read are only
-/// safe if the epoch is still that value when the database answers again.
-#[derive(Debug, Default)]
-struct EpochFollower {
-    seen: Option<i64>,
-}
-
-impl EpochFollower {
-    /// Reads the epoch once and drops the cache if `observe` says so.
-    async fn look(&mut self, db: &Db) {
-        let read = db.auth_epoch().await;
-        if let Err(err) = &read {
-            tracing::warn!(error = %err, "could not read auth_epoch; dropping cached token checks");
-        }
-        if self.observe(read.ok()) {
-            db.changes.note_change();
-        }
-    }
-
-    fn observe(&mut self, read: Option<i64>) -> bool {
-        match read {
-            None => true,
-            Some(epoch) if self.seen == Some(epoch) => false,
-            Some(epoch) => {
-                self.seen = Some(epoch);
-                true
-            }
-        }
     }
 }
 
@@ -541,28 +511,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::EpochFollower;
-
-    #[test]
-    fn the_cache_goes_whenever_the_epoch_differs_or_cannot_be_read() {
-        let mut follower = EpochFollower::default();
-        // At start-up: whatever was cached before the first read goes.
-        assert!(follower.observe(Some(7)));
-        assert!(!follower.observe(Some(7)));
-        // A failed read drops the cache...
-        assert!(follower.observe(None));
-        // ...and a change made while the database could not be read is not
-        // mistaken for the starting point: it drops what was cached since.
-        assert!(follower.observe(Some(8)));
-        assert!(!follower.observe(Some(8)));
-        // A failure with no change in between: the cache refilled after the
-        // failure was read while the epoch stood still, so it may stay.
-        assert!(follower.observe(None));
-        assert!(!follower.observe(Some(8)));
     }
 }

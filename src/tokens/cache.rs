@@ -1,37 +1,52 @@
 //! The answers of recent token checks, kept in memory so the API's hot path
 //! needs no database round trip.
 //!
-//! Correctness rests on one rule: an answer is served only while the
-//! generation of `AccessChanges` is the one that was current *before* the
-//! answer was read from the database. Every change that can alter an answer bumps the generation — at
-//! once on the instance that made it (after its commit), and on every other
-//! instance when the database's `auth_epoch` counter moves (see
-//! `server::startup`). A lookup that raced with a change is therefore never
-//! served, however the two interleave.
+//! Correctness rests on one rule: an answer is served only while no change
+//! noted since it was read reaches it. Every change that can alter an answer
+//! is noted in `AccessChanges` with what it is about — at once on the
+//! instance that made it (after its commit), and on every other instance when
+//! it reads `auth_changes` (see `server::startup`). Before serving, the cache
+//! drops the answers the changes noted since its last look reach; an answer
+//! read from the database is kept only if nothing noted while it was being
+//! read reaches it. A lookup that raced with a change is therefore never
+//! served, however the two interleave, and an unrelated change costs nothing.
 
+use super::changes::AuthScope;
 use super::secret::TokenDigest;
 use super::server::TokenIdentity;
 use crate::server::db::AccessChanges;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// More distinct tokens than this in one sync interval and the cache starts
-/// over; it only ever costs a database read.
+/// More distinct tokens than this and the cache starts over; it only ever
+/// costs database reads.
 const MAX_ENTRIES: usize = 100_000;
 
-/// Cached answers, all read in one generation of `AccessChanges`.
+/// Cached answers, all current as of one generation of `AccessChanges`.
 #[derive(Clone, Default)]
 pub struct AuthCache {
     changes: AccessChanges,
     entries: Arc<RwLock<Entries>>,
+    stats: Arc<CacheStats>,
 }
 
 #[derive(Default)]
 struct Entries {
-    /// The generation every entry was read in; entries of an older one are
-    /// never served and go at the next insert.
+    /// The generation whose changes have been applied to `answers`.
     generation: u64,
     answers: HashMap<TokenDigest, Arc<TokenIdentity>>,
+}
+
+/// Counts since start, for metrics and for measuring how often token checks
+/// reach the database.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    /// Answers that had to be read from the database.
+    pub misses: AtomicU64,
+    /// Answers dropped because a change reached them (or everything went).
+    pub evictions: AtomicU64,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -42,12 +57,32 @@ impl std::fmt::Debug for AuthCache {
     }
 }
 
+impl Entries {
+    /// Applies the changes noted since the last look: drops what they reach,
+    /// or everything when they are not all remembered.
+    fn catch_up(&mut self, changes: &AccessChanges) -> u64 {
+        let (now, scopes) = changes.since(self.generation);
+        let before = self.answers.len();
+        match scopes {
+            Some(scopes) if !scopes.contains(&AuthScope::Everything) => {
+                if !scopes.is_empty() {
+                    self.answers
+                        .retain(|_, answer| !scopes.iter().any(|s| answer.depends_on(s)));
+                }
+            }
+            _ => self.answers.clear(),
+        }
+        self.generation = now;
+        (before - self.answers.len()) as u64
+    }
+}
+
 impl AuthCache {
-    /// A cache whose answers go stale whenever `changes` moves.
+    /// A cache that follows the changes noted in `changes`.
     pub fn new(changes: AccessChanges) -> Self {
         AuthCache {
             changes,
-            entries: Arc::default(),
+            ..Default::default()
         }
     }
 
@@ -57,29 +92,53 @@ impl AuthCache {
         self.changes.generation()
     }
 
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
     pub fn get(&self, digest: &TokenDigest) -> Option<Arc<TokenIdentity>> {
+        let found = self.lookup(digest);
+        let counter = match found {
+            Some(_) => &self.stats.hits,
+            None => &self.stats.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn lookup(&self, digest: &TokenDigest) -> Option<Arc<TokenIdentity>> {
         let current = self.generation();
-        let entries = self.entries.read().ok()?;
-        if entries.generation != current {
-            return None;
+        {
+            let entries = self.entries.read().ok()?;
+            if entries.generation == current {
+                return entries.answers.get(digest).map(Arc::clone);
+            }
         }
+        // Something was noted since the last look: apply it first.
+        let mut entries = self.entries.write().ok()?;
+        let evicted = entries.catch_up(&self.changes);
+        self.stats.evictions.fetch_add(evicted, Ordering::Relaxed);
         entries.answers.get(digest).map(Arc::clone)
     }
 
-    /// Keeps an answer loaded while `generation` was current; dropped silently
-    /// when something changed in the meantime.
+    /// Keeps an answer loaded from `generation` on, unless a change noted
+    /// since then reaches it.
     pub fn insert(&self, digest: TokenDigest, generation: u64, identity: Arc<TokenIdentity>) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
-        // A change after this check leaves the entries tagged with a
-        // generation that is no longer current, so `get` never serves them.
-        if generation != self.generation() {
-            return;
+        let evicted = entries.catch_up(&self.changes);
+        self.stats.evictions.fetch_add(evicted, Ordering::Relaxed);
+        // A change noted after the catch-up moves the generation past the
+        // entries' own, so the next look applies it to this answer too.
+        match self.changes.since(generation).1 {
+            Some(scopes) if !scopes.iter().any(|s| identity.depends_on(s)) => {}
+            _ => return,
         }
-        if entries.generation != generation || entries.answers.len() >= MAX_ENTRIES {
+        if entries.answers.len() >= MAX_ENTRIES {
+            let dropped = entries.answers.len() as u64;
             entries.answers.clear();
-            entries.generation = generation;
+            self.stats.evictions.fetch_add(dropped, Ordering::Relaxed);
         }
         entries.answers.insert(digest, identity);
     }
@@ -87,13 +146,11 @@ impl AuthCache {
     /// Makes every answer stale, here and in everything else that follows
     /// the same changes.
     pub fn invalidate(&self) {
-        self.changes.note_change();
-        if let Ok(mut entries) = self.entries.write() {
-            entries.answers.clear();
-        }
+        self.changes.note_everything();
     }
 
-    /// How many answers are held (stale ones included until the next insert).
+    /// How many answers are held (ones a later change reaches included,
+    /// until the next look).
     pub fn len(&self) -> usize {
         self.entries.read().map_or(0, |e| e.answers.len())
     }
@@ -136,7 +193,7 @@ mod tests {
         cache.insert(digest, cache.generation(), identity(7));
         assert!(cache.get(&digest).is_some());
         // A commit or the epoch follower notes a change; the cache is not told.
-        changes.note_change();
+        changes.note_everything();
         assert!(cache.get(&digest).is_none());
         // The next answer read replaces the stale ones.
         let other = PlainToken::generate(TokenKind::Personal).digest();
@@ -154,5 +211,53 @@ mod tests {
         cache.invalidate();
         cache.insert(digest, before, identity(7));
         assert!(cache.get(&digest).is_none());
+    }
+
+    fn identity_of(token_id: i64, user_id: i64) -> Arc<TokenIdentity> {
+        Arc::new(TokenIdentity {
+            token_id,
+            user_id,
+            token_name: "ci".into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_change_drops_only_the_answers_it_reaches() {
+        let changes = AccessChanges::default();
+        let cache = AuthCache::new(changes.clone());
+        let digests: Vec<_> = (0..3)
+            .map(|_| PlainToken::generate(TokenKind::Personal).digest())
+            .collect();
+        cache.insert(digests[0], cache.generation(), identity_of(1, 10));
+        cache.insert(digests[1], cache.generation(), identity_of(2, 10));
+        cache.insert(digests[2], cache.generation(), identity_of(3, 20));
+        changes.note([AuthScope::Token(1)]);
+        assert!(cache.get(&digests[0]).is_none());
+        assert!(cache.get(&digests[1]).is_some());
+        assert!(cache.get(&digests[2]).is_some());
+        changes.note([AuthScope::User(10)]);
+        assert!(cache.get(&digests[1]).is_none());
+        assert!(cache.get(&digests[2]).is_some());
+        assert_eq!(cache.stats().evictions.load(Ordering::Relaxed), 2);
+        changes.note_everything();
+        assert!(cache.get(&digests[2]).is_none());
+    }
+
+    #[test]
+    fn an_answer_read_across_a_change_is_kept_only_if_the_change_misses_it() {
+        let changes = AccessChanges::default();
+        let cache = AuthCache::new(changes.clone());
+        let (mine, other) = (
+            PlainToken::generate(TokenKind::Personal).digest(),
+            PlainToken::generate(TokenKind::Personal).digest(),
+        );
+        let before = cache.generation();
+        // Token 1 is revoked while both answers are being read.
+        changes.note([AuthScope::Token(1)]);
+        cache.insert(mine, before, identity_of(1, 10));
+        cache.insert(other, before, identity_of(2, 10));
+        assert!(cache.get(&mine).is_none());
+        assert!(cache.get(&other).is_some());
     }
 }

@@ -3,6 +3,7 @@
 //! hot path.
 
 use super::cache::AuthCache;
+use super::changes::AuthScope;
 use super::secret::{PlainToken, TokenKind};
 use super::{
     Approval, ApprovalState, CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary,
@@ -950,6 +951,10 @@ pub struct TokenIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthOrigin {
     pub grant_id: i64,
+    /// The refresh family (`oauth_sessions`) the token belongs to.
+    pub session_id: i64,
+    /// The application's row, and its public client id.
+    pub app_id: i64,
     pub client_id: String,
 }
 
@@ -998,6 +1003,36 @@ impl TokenIdentity {
     /// Who is asking, for `access::decide`.
     pub fn caller(&self) -> access::Caller<'_> {
         access::Caller::Token(&self.grant)
+    }
+
+    /// Whether a change to `scope` can alter this answer. Organizations an
+    /// answer depends on: its home, every one its user reaches (read at load),
+    /// and those withheld from it; the groups likewise. Organizations outside
+    /// a token's restriction only matter once the restriction or a membership
+    /// changes, and those changes name the token or the user.
+    pub fn depends_on(&self, scope: &AuthScope) -> bool {
+        let is_oauth = self.oauth.is_some();
+        match *scope {
+            AuthScope::Everything => true,
+            AuthScope::Token(id) => !is_oauth && self.token_id == id,
+            AuthScope::OAuthToken(id) => is_oauth && self.token_id == id,
+            AuthScope::OAuthSession(id) => self.oauth.as_ref().is_some_and(|o| o.session_id == id),
+            AuthScope::Grant(id) => self.oauth.as_ref().is_some_and(|o| o.grant_id == id),
+            AuthScope::Client(id) => self.oauth.as_ref().is_some_and(|o| o.app_id == id),
+            AuthScope::User(id) => self.user_id == id,
+            AuthScope::Org(id) => {
+                self.org_id == Some(id)
+                    || self.grant.withheld.contains(&id)
+                    || self.organizations.iter().any(|org| org.id == id)
+            }
+            AuthScope::Group(id) => {
+                self.group_id == Some(id)
+                    || self
+                        .organizations
+                        .iter()
+                        .any(|org| org.groups.iter().any(|group| group.id == id))
+            }
+        }
     }
 
     /// Whether the API would accept this token at `now`.
@@ -1207,7 +1242,9 @@ struct OAuthIdentityRow {
     token_id: i64,
     app_name: String,
     client_id: String,
+    app_id: i64,
     grant_id: i64,
+    session_id: i64,
     created_at: i64,
     expires_at: i64,
     disabled_at: Option<i64>,
@@ -1240,7 +1277,8 @@ pub(crate) async fn load_oauth_identity(
         _ => return Ok(None),
     };
     let row: Option<OAuthIdentityRow> = sqlx::query_as(
-        "SELECT t.id AS token_id, c.name AS app_name, c.client_id, g.id AS grant_id, \
+        "SELECT t.id AS token_id, c.name AS app_name, c.client_id, c.id AS app_id, \
+         g.id AS grant_id, s.id AS session_id, \
          t.created_at, t.expires_at, \
          COALESCE(t.revoked_at, t.used_at, s.revoked_at, g.revoked_at, c.disabled_at) AS disabled_at, \
          g.last_used_at, s.scopes, g.restricted_to_orgs, u.id AS user_id, u.display_name, u.email, \
@@ -1275,6 +1313,8 @@ pub(crate) async fn load_oauth_identity(
         switched_off: false,
         oauth: Some(OAuthOrigin {
             grant_id: row.grant_id,
+            session_id: row.session_id,
+            app_id: row.app_id,
             client_id: row.client_id,
         }),
         grant: TokenGrant {

@@ -268,7 +268,7 @@ async fn every_caller_gets_exactly_its_rights(app: TestApp) {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    app.db.changes.note_change();
+    app.db.follow_auth_changes().await;
 
     let caller = |who: Who| -> Caller {
         let session = |c: &Client| Caller {
@@ -615,5 +615,5 @@ async fn restore(app: &TestApp) {
     .execute(&app.db.pool)
     .await
     .unwrap();
-    app.db.changes.note_change();
+    app.db.follow_auth_changes().await;
 }

@@ -245,7 +245,7 @@ async fn every_token_state_is_checked_by_whoami(app: TestApp) {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    app.db.changes.note_change();
+    app.db.follow_auth_changes().await;
     refused(whoami(&app, &secret).await);
     let (_, list) = app.rpc(&ann, "list_tokens", &[]).await;
     assert_eq!(list["tokens"][0]["status"], "expired");
