@@ -44,6 +44,8 @@ pub async fn change_display_name(
         .bind(user.id)
         .execute(&ctx.db().pool)
         .await?;
+    // Token checks show the name: this instance's answers follow at once.
+    ctx.db().follow_auth_changes().await;
     record(
         ctx,
         user,
@@ -70,7 +72,9 @@ pub async fn change_email(
         .execute(&ctx.db().pool)
         .await;
     match changed {
-        Ok(_) => {}
+        Ok(_) => {
+            ctx.db().follow_auth_changes().await;
+        }
         Err(err) if is_unique_violation(&err) => {
             return Err(AppError::invalid(
                 "email",

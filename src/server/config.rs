@@ -5,6 +5,7 @@ use super::client::TrustedProxies;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -225,6 +226,13 @@ pub struct Config {
     )]
     pub auth_notifications: bool,
 
+    /// Serves Prometheus metrics at /metrics to a scraper that sends this
+    /// secret as a bearer token (at least 32 characters). Unset, /metrics is
+    /// not there.
+    #[arg(long, env = "LATCHKEY_METRICS_TOKEN", global = true, hide_env_values = true,
+          value_parser = MetricsToken::from_str)]
+    pub metrics_token: Option<MetricsToken>,
+
     /// On SIGTERM or Ctrl-C, how long to keep accepting requests while
     /// `/readyz` already fails, so a load balancer stops sending traffic first.
     #[arg(
@@ -375,5 +383,34 @@ impl Config {
             database_url: Some(url),
             ..cli.config
         }
+    }
+}
+
+/// The bearer secret a metrics scraper presents. Never printed.
+#[derive(Clone)]
+pub struct MetricsToken(String);
+
+impl std::str::FromStr for MetricsToken {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        if value.chars().count() < 32 {
+            return Err("the metrics token must be at least 32 characters long".into());
+        }
+        Ok(MetricsToken(value.to_owned()))
+    }
+}
+
+impl MetricsToken {
+    /// Compares in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(..)")
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod form_errors;
 pub mod html;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request;

@@ -4,6 +4,7 @@ use super::api;
 use super::config::Config;
 use super::db::{Backend, Db, DbSetupError};
 use super::form_errors::FormErrorKey;
+use super::metrics::{self, Metrics};
 use super::sealing::SealingKey;
 use super::security::{no_store, refuse_cross_site, security_headers, server_fn_error_status};
 use super::session_store::DbSessionStore;
@@ -132,6 +133,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
         ),
         password_checks: tokio::sync::Semaphore::new(config.max_concurrent_password_checks.max(1)),
         draining: std::sync::atomic::AtomicBool::new(false),
+        metrics: Metrics::default(),
         setup_code,
         form_error_key,
         new_token_key,
@@ -166,6 +168,8 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
             config.session_hours,
         )));
     let leptos_options = state.leptos_options.clone();
+    let record_requests =
+        middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request);
 
     // The token API and the probes sit outside the session and page layers:
     // they never use cookies, and the token check is the hot path.
@@ -241,6 +245,7 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route("/metrics", get(metrics::serve))
         .route(token_page::SHOW_PATH, get(token_page::show_once))
         .route(
             "/.well-known/oauth-authorization-server",
@@ -259,7 +264,9 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         // Scripts, WASM and styles, compressed for browsers that accept it
         // (pages are not: they carry secrets beside what a visitor typed).
         .fallback(
-            leptos_axum::file_and_error_handler::<AppState, _>(shell).layer(static_compression()),
+            leptos_axum::file_and_error_handler::<AppState, _>(shell)
+                .layer(static_compression())
+                .layer(record_requests.clone()),
         )
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))
@@ -275,6 +282,7 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         .layer(middleware::from_fn(no_store))
         .merge(api)
         .merge(probes)
+        .route_layer(record_requests)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(token_checks))
@@ -304,15 +312,17 @@ const CLEAN_UP_LOCK: i64 = 74_602;
 /// sign-in failures. Returns what the token checks share with these jobs, for
 /// `run`.
 pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
-    let token_checks = TokenChecks::new(&state.db);
+    let token_checks = TokenChecks::new(&state.db, &state.metrics);
     let (db, usage) = (state.db.clone(), token_checks.usage.clone());
+    let metrics = state.metrics.clone();
     let every = Duration::from_millis(state.config.usage_flush_millis.max(100));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(err) = usage.flush(&db).await {
-                tracing::warn!(error = %err, "could not record token use");
+            match usage.flush(&db).await {
+                Ok(written) => metrics.usage_written(written),
+                Err(err) => tracing::warn!(error = %err, "could not record token use"),
             }
         }
     });
@@ -325,7 +335,11 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
     ));
     if state.db.backend == Backend::Postgres && state.config.auth_notifications {
         if let Ok(url) = state.config.database_url() {
-            tokio::spawn(listen_for_auth_changes(state.db.clone(), url));
+            tokio::spawn(listen_for_auth_changes(
+                state.db.clone(),
+                url,
+                state.metrics.clone(),
+            ));
         }
     }
     let db = state.db.clone();
@@ -399,7 +413,7 @@ pub const AUTH_CHANGES_CHANNEL: &str = "latchkey_auth_changes";
 /// listening connection fails or was lost, notifications may have been
 /// missed, so the whole cache is dropped then; the poll keeps running
 /// meanwhile as the safety net.
-async fn listen_for_auth_changes(db: Db, url: String) {
+async fn listen_for_auth_changes(db: Db, url: String, metrics: Metrics) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match sqlx::postgres::PgListener::connect(&url).await {
@@ -411,6 +425,7 @@ async fn listen_for_auth_changes(db: Db, url: String) {
                     loop {
                         match listener.try_recv().await {
                             Ok(Some(_)) => {
+                                metrics.notifications.inc();
                                 db.follow_auth_changes().await;
                             }
                             // The connection was lost (and is made again on
@@ -488,7 +503,10 @@ pub async fn run(
         }
     };
     match token_checks.usage.flush(&state.db).await {
-        Ok(written) => tracing::info!(written, "last token uses written"),
+        Ok(written) => {
+            state.metrics.usage_written(written);
+            tracing::info!(written, "last token uses written");
+        }
         Err(err) => tracing::error!(error = %err, "could not write the last token uses"),
     }
     served

@@ -35,6 +35,8 @@ pub struct AppStateParts {
     pub new_token_key: super::sealing::SealingKey,
     /// Encrypts two-factor (TOTP) secrets at rest.
     pub two_factor_key: super::sealing::SealingKey,
+    /// This instance's counts, served at `/metrics` when configured.
+    pub metrics: super::metrics::Metrics,
     /// Set once the instance begins to shut down: `/readyz` answers 503 so
     /// a load balancer sends it nothing new.
     pub draining: std::sync::atomic::AtomicBool,

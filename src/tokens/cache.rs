@@ -15,8 +15,8 @@ use super::changes::AuthScope;
 use super::secret::TokenDigest;
 use super::server::TokenIdentity;
 use crate::server::db::AccessChanges;
+use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// More distinct tokens than this and the cache starts over; it only ever
@@ -28,7 +28,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct AuthCache {
     changes: AccessChanges,
     entries: Arc<RwLock<Entries>>,
-    stats: Arc<CacheStats>,
+    stats: CacheStats,
 }
 
 #[derive(Default)]
@@ -38,15 +38,15 @@ struct Entries {
     answers: HashMap<TokenDigest, Arc<TokenIdentity>>,
 }
 
-/// Counts since start, for metrics and for measuring how often token checks
-/// reach the database.
-#[derive(Debug, Default)]
+/// Counts since start, shared with the instance's metrics: how often token
+/// checks reach the database, and how much each change costs.
+#[derive(Clone, Debug, Default)]
 pub struct CacheStats {
-    pub hits: AtomicU64,
+    pub hits: Counter,
     /// Answers that had to be read from the database.
-    pub misses: AtomicU64,
+    pub misses: Counter,
     /// Answers dropped because a change reached them (or everything went).
-    pub evictions: AtomicU64,
+    pub evictions: Counter,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -78,11 +78,13 @@ impl Entries {
 }
 
 impl AuthCache {
-    /// A cache that follows the changes noted in `changes`.
-    pub fn new(changes: AccessChanges) -> Self {
+    /// A cache that follows the changes noted in `changes` and counts into
+    /// `stats`.
+    pub fn new(changes: AccessChanges, stats: CacheStats) -> Self {
         AuthCache {
             changes,
-            ..Default::default()
+            stats,
+            entries: Arc::default(),
         }
     }
 
@@ -102,7 +104,7 @@ impl AuthCache {
             Some(_) => &self.stats.hits,
             None => &self.stats.misses,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.inc();
         found
     }
 
@@ -117,7 +119,7 @@ impl AuthCache {
         // Something was noted since the last look: apply it first.
         let mut entries = self.entries.write().ok()?;
         let evicted = entries.catch_up(&self.changes);
-        self.stats.evictions.fetch_add(evicted, Ordering::Relaxed);
+        self.stats.evictions.inc_by(evicted);
         entries.answers.get(digest).map(Arc::clone)
     }
 
@@ -128,7 +130,7 @@ impl AuthCache {
             return;
         };
         let evicted = entries.catch_up(&self.changes);
-        self.stats.evictions.fetch_add(evicted, Ordering::Relaxed);
+        self.stats.evictions.inc_by(evicted);
         // A change noted after the catch-up moves the generation past the
         // entries' own, so the next look applies it to this answer too.
         match self.changes.since(generation).1 {
@@ -138,7 +140,7 @@ impl AuthCache {
         if entries.answers.len() >= MAX_ENTRIES {
             let dropped = entries.answers.len() as u64;
             entries.answers.clear();
-            self.stats.evictions.fetch_add(dropped, Ordering::Relaxed);
+            self.stats.evictions.inc_by(dropped);
         }
         entries.answers.insert(digest, identity);
     }
@@ -188,7 +190,7 @@ mod tests {
     #[test]
     fn a_change_noted_elsewhere_makes_every_answer_stale() {
         let changes = AccessChanges::default();
-        let cache = AuthCache::new(changes.clone());
+        let cache = AuthCache::new(changes.clone(), CacheStats::default());
         let digest = PlainToken::generate(TokenKind::Personal).digest();
         cache.insert(digest, cache.generation(), identity(7));
         assert!(cache.get(&digest).is_some());
@@ -225,7 +227,7 @@ mod tests {
     #[test]
     fn a_change_drops_only_the_answers_it_reaches() {
         let changes = AccessChanges::default();
-        let cache = AuthCache::new(changes.clone());
+        let cache = AuthCache::new(changes.clone(), CacheStats::default());
         let digests: Vec<_> = (0..3)
             .map(|_| PlainToken::generate(TokenKind::Personal).digest())
             .collect();
@@ -239,7 +241,7 @@ mod tests {
         changes.note([AuthScope::User(10)]);
         assert!(cache.get(&digests[1]).is_none());
         assert!(cache.get(&digests[2]).is_some());
-        assert_eq!(cache.stats().evictions.load(Ordering::Relaxed), 2);
+        assert_eq!(cache.stats().evictions.get(), 2);
         changes.note_everything();
         assert!(cache.get(&digests[2]).is_none());
     }
@@ -247,7 +249,7 @@ mod tests {
     #[test]
     fn an_answer_read_across_a_change_is_kept_only_if_the_change_misses_it() {
         let changes = AccessChanges::default();
-        let cache = AuthCache::new(changes.clone());
+        let cache = AuthCache::new(changes.clone(), CacheStats::default());
         let (mine, other) = (
             PlainToken::generate(TokenKind::Personal).digest(),
             PlainToken::generate(TokenKind::Personal).digest(),

@@ -15,6 +15,7 @@ use crate::error::{AppError, FieldErrors};
 use crate::orgs::server::{group_token_access, org_token_access};
 use crate::server::audit::{self, Actor, Target};
 use crate::server::db::{now, Backend, Db};
+use crate::server::metrics::Metrics;
 use serde_json::json;
 use sqlx::{Any, Transaction};
 use std::collections::{BTreeSet, HashMap};
@@ -1080,11 +1081,42 @@ pub enum TokenRejection {
     AddressNotAllowed(Option<IpAddr>),
 }
 
+impl TokenRejection {
+    /// Its name in metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TokenRejection::Missing => "missing",
+            TokenRejection::Malformed => "malformed",
+            TokenRejection::Unknown => "unknown",
+            TokenRejection::Revoked => "revoked",
+            TokenRejection::Expired => "expired",
+            TokenRejection::UserDisabled => "user_disabled",
+            TokenRejection::SwitchedOff => "switched_off",
+            TokenRejection::AddressNotAllowed(_) => "address_not_allowed",
+        }
+    }
+}
+
 /// Checks a presented token: parse and checksum first (no database), then the
 /// cache, and only on a miss the database (one indexed read, plus the user's
 /// memberships). Never writes; last use, and a refusal by address, are noted
 /// in memory for the batch.
 pub async fn authenticate(
+    db: &Db,
+    checks: &TokenChecks,
+    presented: Option<&str>,
+    ip: Option<IpAddr>,
+) -> Result<Result<Arc<TokenIdentity>, TokenRejection>, AppError> {
+    let checked = check_token(db, checks, presented, ip).await;
+    checks.metrics.token_check(match &checked {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(rejection)) => rejection.label(),
+        Err(_) => "error",
+    });
+    checked
+}
+
+async fn check_token(
     db: &Db,
     checks: &TokenChecks,
     presented: Option<&str>,
@@ -1461,13 +1493,15 @@ fn lacking_two_factor(
 pub struct TokenChecks {
     pub cache: AuthCache,
     pub usage: UsageRecorder,
+    pub metrics: Metrics,
 }
 
 impl TokenChecks {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, metrics: &Metrics) -> Self {
         TokenChecks {
-            cache: AuthCache::new(db.changes.clone()),
+            cache: AuthCache::new(db.changes.clone(), metrics.cache_stats()),
             usage: UsageRecorder::default(),
+            metrics: metrics.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod authorization;
 mod cli;
 mod hardening;
+mod instances;
 mod oauth;
 mod org_tokens;
 mod orgs;
