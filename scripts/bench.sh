@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Load benchmark: throughput of authenticated GET /api/v1/whoami as a ratio of
 # GET /healthz (no database), on the same release server in the same run, with
-# 10,000 tokens in the database. Loopback only; each run is bounded by -d.
+# 10,000 tokens in the database (BENCH_TOKENS to change). Loopback only; each
+# run is bounded by -d.
 #   bash scripts/bench.sh                 # builds target/release/latchkey first
 #   LATCHKEY_BIN=path bash scripts/bench.sh
+#   BENCH_TOKENS=1000000 bash scripts/bench.sh
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres bash scripts/bench.sh
+#     (on a fresh PostgreSQL database made there and dropped afterwards)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${LATCHKEY_BIN:-$ROOT/target/release/latchkey}"
@@ -13,6 +17,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 PORT="${BENCH_PORT:-3190}"
 BASE="http://127.0.0.1:$PORT"
 PASSWORD="benchmark password"
+TOKENS="${BENCH_TOKENS:-10000}"
 
 if [ -z "${LATCHKEY_BIN:-}" ]; then
   cargo build --release --features ssr --bin latchkey
@@ -20,8 +25,24 @@ fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
 DATA="$(mktemp -d)"
-trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+PG_DB=""
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$DATA"
+  [ -z "$PG_DB" ] || psql -q "$BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)"
+}
+SERVER=""
+trap cleanup EXIT
 export LATCHKEY_DATA_DIR="$DATA" LATCHKEY_ADDR="127.0.0.1:$PORT" RUST_LOG=warn DATABASE_URL=
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+  PG_DB="latchkey_bench_$$"
+  psql -q "$BENCH_POSTGRES_URL" -c "CREATE DATABASE $PG_DB"
+  export DATABASE_URL="${BENCH_POSTGRES_URL%/*}/$PG_DB"
+  echo "database: PostgreSQL ($PG_DB)"
+else
+  echo "database: SQLite"
+fi
 echo "$PASSWORD" | "$BIN" user create --email bench@example.com --name Bench >/dev/null
 # The server gets one core and wrk the other, so neither steals the other's
 # time and the figures measure the server's work per request.
@@ -34,20 +55,35 @@ curl -sf -c "$JAR" -b "$JAR" "$BASE/rpc/sign_in" --data-urlencode email=bench@ex
 TOKEN="$(curl -sf -c "$JAR" -b "$JAR" "$BASE/rpc/create_token" -d name=bench -d expiry=30d -d "scopes[]=identity:read" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
 
-# 9,999 more tokens (random digests) so the lookup runs against a real-sized table.
-python3 - "$DATA/latchkey.db" <<'PY'
-import hashlib, os, sqlite3, sys, time
+# More tokens (distinct random-looking digests) so the lookup runs against a
+# real-sized table and index.
+MORE=$((TOKENS - 1))
+if [ -n "$PG_DB" ]; then
+  psql -q "$DATABASE_URL" <<SQL
+INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, expires_at)
+SELECT 'personal', (SELECT id FROM users WHERE email = 'bench@example.com'), 'seed ' || n,
+       encode(sha256(n::text::bytea), 'hex'), 'lkp_…0000',
+       extract(epoch FROM now())::bigint, extract(epoch FROM now())::bigint + 86400
+FROM generate_series(1, $MORE) AS n;
+ANALYZE access_tokens;
+SQL
+  echo "tokens in database: $(psql -tA "$DATABASE_URL" -c 'SELECT COUNT(*) FROM access_tokens')"
+else
+  python3 - "$DATA/latchkey.db" "$MORE" <<'PY'
+import hashlib, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=30)
 uid = db.execute("SELECT id FROM users WHERE email = 'bench@example.com'").fetchone()[0]
 now = int(time.time())
 db.executemany(
     "INSERT INTO access_tokens (kind, user_id, name, digest, hint, created_at, expires_at) "
     "VALUES ('personal', ?, ?, ?, 'lkp_…0000', ?, ?)",
-    [(uid, f"seed {n}", hashlib.sha256(os.urandom(32)).hexdigest(), now, now + 86400) for n in range(9999)],
+    ((uid, f"seed {n}", hashlib.sha256(f"seed {n}".encode()).hexdigest(), now, now + 86400)
+     for n in range(int(sys.argv[2]))),
 )
 db.commit()
 print("tokens in database:", db.execute("SELECT COUNT(*) FROM access_tokens").fetchone()[0])
 PY
+fi
 
 test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/whoami")" = 200
 
@@ -69,6 +105,7 @@ python3 -c "import statistics, sys; print(f'median ratio over $ROUNDS rounds: {s
 # run to the next. The server's own instructions per request (callgrind counts
 # instructions, not time) do not, so they are the steady figure to compare
 # commits by. Kernel work (sockets) is not in them, and is the same for both.
+[ "${BENCH_CALLGRIND:-1}" = 1 ] || exit 0
 command -v valgrind >/dev/null || { echo "valgrind not installed: instruction counts skipped"; exit 0; }
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$DATA/callgrind.%p" \

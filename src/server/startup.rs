@@ -168,8 +168,11 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
             config.session_hours,
         )));
     let leptos_options = state.leptos_options.clone();
-    let record_requests =
-        middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request);
+    // Only when metrics are served: the middleware has a cost on every request.
+    let record_requests = config
+        .metrics_token
+        .as_ref()
+        .map(|_| middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request));
 
     // The token API and the probes sit outside the session and page layers:
     // they never use cookies, and the token check is the hot path.
@@ -251,7 +254,7 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
             "/.well-known/oauth-authorization-server",
             get(apps_rest::metadata).layer(oauth_cors()),
         );
-    Router::new()
+    let pages = Router::new()
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -260,14 +263,15 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         .route(
             apps_rest::AUTHORIZE_PATH,
             get(apps_rest::authorize).post(apps_rest::decide),
-        )
-        // Scripts, WASM and styles, compressed for browsers that accept it
-        // (pages are not: they carry secrets beside what a visitor typed).
-        .fallback(
-            leptos_axum::file_and_error_handler::<AppState, _>(shell)
-                .layer(static_compression())
-                .layer(record_requests.clone()),
-        )
+        );
+    // Scripts, WASM and styles, compressed for browsers that accept it
+    // (pages are not: they carry secrets beside what a visitor typed).
+    let files = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    let pages = match &record_requests {
+        Some(record) => pages.fallback(files.layer(static_compression()).layer(record.clone())),
+        None => pages.fallback(files.layer(static_compression())),
+    };
+    let app = pages
         .layer(sessions)
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn_with_state(
@@ -281,9 +285,12 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
         .layer(middleware::from_fn(no_store))
         .merge(api)
-        .merge(probes)
-        .route_layer(record_requests)
-        .layer(middleware::from_fn(refuse_cross_site))
+        .merge(probes);
+    let app = match record_requests {
+        Some(record) => app.route_layer(record),
+        None => app,
+    };
+    app.layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(token_checks))
         .layer(TraceLayer::new_for_http())

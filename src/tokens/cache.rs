@@ -11,7 +11,7 @@
 //! read reaches it. A lookup that raced with a change is therefore never
 //! served, however the two interleave, and an unrelated change costs nothing.
 
-use super::changes::AuthScope;
+use super::changes::ScopeSet;
 use super::secret::TokenDigest;
 use super::server::TokenIdentity;
 use crate::server::db::AccessChanges;
@@ -63,11 +63,11 @@ impl Entries {
     fn catch_up(&mut self, changes: &AccessChanges) -> u64 {
         let (now, scopes) = changes.since(self.generation);
         let before = self.answers.len();
-        match scopes {
-            Some(scopes) if !scopes.contains(&AuthScope::Everything) => {
-                if !scopes.is_empty() {
+        match scopes.map(|scopes| scopes.iter().collect::<ScopeSet>()) {
+            Some(changed) if !changed.everything => {
+                if !changed.is_empty() {
                     self.answers
-                        .retain(|_, answer| !scopes.iter().any(|s| answer.depends_on(s)));
+                        .retain(|_, answer| !answer.depends_on(&changed));
                 }
             }
             _ => self.answers.clear(),
@@ -134,7 +134,7 @@ impl AuthCache {
         // A change noted after the catch-up moves the generation past the
         // entries' own, so the next look applies it to this answer too.
         match self.changes.since(generation).1 {
-            Some(scopes) if !scopes.iter().any(|s| identity.depends_on(s)) => {}
+            Some(scopes) if !identity.depends_on(&scopes.iter().collect()) => {}
             _ => return,
         }
         if entries.answers.len() >= MAX_ENTRIES {
@@ -165,6 +165,7 @@ impl AuthCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::changes::AuthScope;
     use crate::tokens::secret::{PlainToken, TokenKind};
 
     fn identity(token_id: i64) -> Arc<TokenIdentity> {

@@ -8,7 +8,7 @@
 //! a cache can drop exactly the answers a change reaches and can tell whether
 //! an answer it is about to keep was read before a change that reaches it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +62,59 @@ impl AuthScope {
             "group" => AuthScope::Group(id),
             _ => AuthScope::Everything,
         })
+    }
+}
+
+/// Scopes gathered by kind, so that checking a cached answer against many
+/// changes at once costs a few hash lookups, not one comparison per change.
+#[derive(Debug, Default)]
+pub struct ScopeSet {
+    pub everything: bool,
+    pub tokens: HashSet<i64>,
+    pub oauth_tokens: HashSet<i64>,
+    pub sessions: HashSet<i64>,
+    pub grants: HashSet<i64>,
+    pub clients: HashSet<i64>,
+    pub users: HashSet<i64>,
+    pub orgs: HashSet<i64>,
+    pub groups: HashSet<i64>,
+}
+
+impl ScopeSet {
+    pub fn is_empty(&self) -> bool {
+        !self.everything
+            && [
+                &self.tokens,
+                &self.oauth_tokens,
+                &self.sessions,
+                &self.grants,
+                &self.clients,
+                &self.users,
+                &self.orgs,
+                &self.groups,
+            ]
+            .iter()
+            .all(|set| set.is_empty())
+    }
+}
+
+impl<'a> FromIterator<&'a AuthScope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = &'a AuthScope>>(scopes: I) -> Self {
+        let mut set = ScopeSet::default();
+        for scope in scopes {
+            match *scope {
+                AuthScope::Everything => set.everything = true,
+                AuthScope::Token(id) => _ = set.tokens.insert(id),
+                AuthScope::OAuthToken(id) => _ = set.oauth_tokens.insert(id),
+                AuthScope::OAuthSession(id) => _ = set.sessions.insert(id),
+                AuthScope::Grant(id) => _ = set.grants.insert(id),
+                AuthScope::Client(id) => _ = set.clients.insert(id),
+                AuthScope::User(id) => _ = set.users.insert(id),
+                AuthScope::Org(id) => _ = set.orgs.insert(id),
+                AuthScope::Group(id) => _ = set.groups.insert(id),
+            }
+        }
+        set
     }
 }
 

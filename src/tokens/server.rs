@@ -3,7 +3,7 @@
 //! hot path.
 
 use super::cache::AuthCache;
-use super::changes::AuthScope;
+use super::changes::ScopeSet;
 use super::secret::{PlainToken, TokenKind};
 use super::{
     Approval, ApprovalState, CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary,
@@ -1006,34 +1006,48 @@ impl TokenIdentity {
         access::Caller::Token(&self.grant)
     }
 
-    /// Whether a change to `scope` can alter this answer. Organizations an
-    /// answer depends on: its home, every one its user reaches (read at load),
-    /// and those withheld from it; the groups likewise. Organizations outside
-    /// a token's restriction only matter once the restriction or a membership
-    /// changes, and those changes name the token or the user.
-    pub fn depends_on(&self, scope: &AuthScope) -> bool {
-        let is_oauth = self.oauth.is_some();
-        match *scope {
-            AuthScope::Everything => true,
-            AuthScope::Token(id) => !is_oauth && self.token_id == id,
-            AuthScope::OAuthToken(id) => is_oauth && self.token_id == id,
-            AuthScope::OAuthSession(id) => self.oauth.as_ref().is_some_and(|o| o.session_id == id),
-            AuthScope::Grant(id) => self.oauth.as_ref().is_some_and(|o| o.grant_id == id),
-            AuthScope::Client(id) => self.oauth.as_ref().is_some_and(|o| o.app_id == id),
-            AuthScope::User(id) => self.user_id == id,
-            AuthScope::Org(id) => {
-                self.org_id == Some(id)
-                    || self.grant.withheld.contains(&id)
-                    || self.organizations.iter().any(|org| org.id == id)
+    /// Whether any of the `changed` things can alter this answer.
+    /// Organizations an answer depends on: its home, every one its user
+    /// reaches (read at load), and those withheld from it; the groups
+    /// likewise. Organizations outside a token's restriction only matter once
+    /// the restriction or a membership changes, and those changes name the
+    /// token or the user.
+    pub fn depends_on(&self, changed: &ScopeSet) -> bool {
+        if changed.everything || changed.users.contains(&self.user_id) {
+            return true;
+        }
+        let mine = match &self.oauth {
+            None => changed.tokens.contains(&self.token_id),
+            Some(origin) => {
+                changed.oauth_tokens.contains(&self.token_id)
+                    || changed.sessions.contains(&origin.session_id)
+                    || changed.grants.contains(&origin.grant_id)
+                    || changed.clients.contains(&origin.app_id)
             }
-            AuthScope::Group(id) => {
-                self.group_id == Some(id)
+        };
+        let orgs = || {
+            !changed.orgs.is_empty()
+                && (self.org_id.is_some_and(|id| changed.orgs.contains(&id))
+                    || self
+                        .grant
+                        .withheld
+                        .iter()
+                        .any(|id| changed.orgs.contains(id))
                     || self
                         .organizations
                         .iter()
-                        .any(|org| org.groups.iter().any(|group| group.id == id))
-            }
-        }
+                        .any(|org| changed.orgs.contains(&org.id)))
+        };
+        let groups = || {
+            !changed.groups.is_empty()
+                && (self.group_id.is_some_and(|id| changed.groups.contains(&id))
+                    || self.organizations.iter().any(|org| {
+                        org.groups
+                            .iter()
+                            .any(|group| changed.groups.contains(&group.id))
+                    }))
+        };
+        mine || orgs() || groups()
     }
 
     /// Whether the API would accept this token at `now`.
