@@ -8,7 +8,9 @@
 //!    instance's own `/metrics` counters.
 //! 2. **The cold path.** Latency of a check whose token is not cached (one
 //!    indexed lookup plus the person's memberships) against a cached one.
-//! 3. **Memory.** Resident memory added by 100,000 cached token checks.
+//! 3. **Memory.** Heap bytes held by cached token checks (counted by this
+//!    binary's allocator, so transient allocations do not blur it), per
+//!    100,000.
 //!
 //! `cargo bench --features ssr --bench cache` (add
 //! `LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres`
@@ -31,7 +33,32 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "correct horse battery staple";
 const METRICS: &str = "bench-metrics-secret-0123456789abcdef";
 const STEADY_TOKENS: usize = 1_000;
-const MEMORY_TOKENS: usize = 100_000;
+const MEMORY_TOKENS: usize = 50_000;
+
+/// Counts the bytes allocated and not yet freed.
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 async fn instance(url: &str) -> (String, Db) {
     let mut config = Config::for_database(url.to_string());
@@ -103,18 +130,6 @@ async fn counter(client: &Client, base: &str, name: &str) -> u64 {
         .unwrap();
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
         .unwrap_or(0)
 }
 
@@ -218,17 +233,22 @@ async fn run(label: &str, url: &str, two_instances: bool) {
         STEADY_TOKENS,
     );
 
-    // 3. Memory for 100,000 cached checks.
+    // 3. Memory held by cached checks: live heap bytes before and after
+    // caching more of them, everything transient freed by then.
     let many = tokens(&db, "many@example.com", MEMORY_TOKENS).await;
-    let before = resident_kib();
     let client = Client::new();
+    let entries = || counter(&client, &b, "latchkey_token_cache_entries");
+    let (held_before, live_before) = (entries().await, LIVE.load(Ordering::Relaxed));
     for secret in &many {
         assert_eq!(whoami(&client, &b, secret).await, StatusCode::OK);
     }
-    let entries = counter(&client, &b, "latchkey_token_cache_entries").await;
+    let live_after = LIVE.load(Ordering::Relaxed);
+    let added = entries().await - held_before;
+    let per_entry = (live_after - live_before) as f64 / added.max(1) as f64;
     println!(
-        "{label}: {entries} cached checks added {:.1} MiB of resident memory",
-        (resident_kib().saturating_sub(before)) as f64 / 1024.0,
+        "{label}: {added} more cached checks hold {:.1} MiB: {per_entry:.0} bytes each, {:.0} MiB per 100,000",
+        (live_after - live_before) as f64 / 1_048_576.0,
+        per_entry * 100_000.0 / 1_048_576.0,
     );
 }
 
