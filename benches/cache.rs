@@ -16,12 +16,13 @@
 //! `LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres`
 //! for PostgreSQL; `BENCH_SECONDS`, default 30, sets the steady phase).
 
+mod support;
+
 use latchkey::auth::server::create_user;
 use latchkey::domain::{DisplayName, Email, Password};
 use latchkey::server::audit::Actor;
-use latchkey::server::config::Config;
+use latchkey::server::config::{Config, MetricsToken};
 use latchkey::server::db::{now, Db};
-use latchkey::server::startup;
 use latchkey::tokens::secret::{PlainToken, TokenKind};
 use reqwest::{Client, StatusCode};
 use sqlx::Connection;
@@ -29,9 +30,14 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{instance, whoami};
 
 const PASSWORD: &str = "correct horse battery staple";
 const METRICS: &str = "bench-metrics-secret-0123456789abcdef";
+fn with_metrics(config: &mut Config) {
+    config.metrics_token = Some(MetricsToken::from_str(METRICS).unwrap());
+}
+
 const STEADY_TOKENS: usize = 1_000;
 const MEMORY_TOKENS: usize = 50_000;
 
@@ -52,25 +58,16 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }
 }
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-async fn instance(url: &str) -> (String, Db) {
-    let mut config = Config::for_database(url.to_string());
-    config.metrics_token = Some(latchkey::server::config::MetricsToken::from_str(METRICS).unwrap());
-    let state = startup::prepare(config).await.expect("instance starts");
-    let db = state.db.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let checks = startup::spawn_background_jobs(&state).await;
-    tokio::spawn(startup::run(listener, state, checks));
-    (format!("http://{addr}"), db)
-}
 
 /// Personal tokens for a new person, written straight to the database (the
 /// person's 500-token limit is a rule of the pages and API, not of storage).
@@ -108,16 +105,6 @@ async fn tokens(db: &Db, email: &str, count: usize) -> Vec<String> {
     secrets
 }
 
-async fn whoami(client: &Client, base: &str, secret: &str) -> StatusCode {
-    client
-        .get(format!("{base}/api/v1/whoami"))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 async fn counter(client: &Client, base: &str, name: &str) -> u64 {
     let text = client
         .get(format!("{base}/metrics"))
@@ -139,9 +126,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 async fn run(label: &str, url: &str, two_instances: bool) {
-    let (a, db) = instance(url).await;
+    let (a, db) = instance(url, with_metrics).await;
     let b = if two_instances {
-        instance(url).await.0
+        instance(url, with_metrics).await.0
     } else {
         a.clone()
     };

@@ -8,25 +8,15 @@
 //!
 //! The database named in the URL is used only to create a fresh one.
 
-use latchkey::server::config::Config;
-use latchkey::server::startup;
+mod support;
+
 use reqwest::{Client, StatusCode};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
+use support::{instance, whoami};
 
 const TRIALS: usize = 200;
 const PASSWORD: &str = "correct horse battery staple";
-
-async fn instance(url: &str, poll_millis: u64) -> String {
-    let mut config = Config::for_database(url.to_string());
-    config.auth_sync_millis = poll_millis;
-    let state = startup::prepare(config).await.expect("instance starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let checks = startup::spawn_background_jobs(&state).await;
-    tokio::spawn(startup::run(listener, state, checks));
-    format!("http://{addr}")
-}
 
 async fn rpc(client: &Client, base: &str, name: &str, form: &[(&str, &str)]) -> serde_json::Value {
     let res = client
@@ -37,16 +27,6 @@ async fn rpc(client: &Client, base: &str, name: &str, form: &[(&str, &str)]) -> 
         .unwrap();
     assert!(res.status().is_success(), "{name}: {}", res.status());
     res.json().await.unwrap_or(serde_json::Value::Null)
-}
-
-async fn whoami(client: &Client, base: &str, secret: &str) -> StatusCode {
-    client
-        .get(format!("{base}/api/v1/whoami"))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .status()
 }
 
 /// Asks `base` until it answers `expected`; how long that took.
@@ -77,8 +57,8 @@ async fn main() {
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
     // Each polls as deployed by default (once a second): the notification,
     // not the poll, is what is measured.
-    let a = instance(&url, 1000).await;
-    let b = instance(&url, 1000).await;
+    let a = instance(&url, |c| c.auth_sync_millis = 1000).await.0;
+    let b = instance(&url, |c| c.auth_sync_millis = 1000).await.0;
 
     let browser = Client::builder().cookie_store(true).build().unwrap();
     rpc(
