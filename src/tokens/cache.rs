@@ -95,10 +95,6 @@ impl AuthCache {
         self.changes.generation()
     }
 
-    pub fn stats(&self) -> &CacheStats {
-        &self.stats
-    }
-
     pub fn get(&self, digest: &TokenDigest) -> Option<Arc<TokenIdentity>> {
         let found = self.lookup(digest);
         let counter = match found {
@@ -150,12 +146,6 @@ impl AuthCache {
         entries.answers.insert(digest, identity);
     }
 
-    /// Makes every answer stale, here and in everything else that follows
-    /// the same changes.
-    pub fn invalidate(&self) {
-        self.changes.note_everything();
-    }
-
     /// How many answers are held (ones a later change reaches included,
     /// until the next look).
     pub fn len(&self) -> usize {
@@ -188,7 +178,7 @@ mod tests {
         assert!(cache.get(&digest).is_none());
         cache.insert(digest, cache.generation(), identity(7));
         assert_eq!(cache.get(&digest).map(|i| i.token_id), Some(7));
-        cache.invalidate();
+        cache.changes.note_everything();
         assert!(cache.get(&digest).is_none());
         assert!(cache.is_empty());
     }
@@ -216,7 +206,7 @@ mod tests {
         let digest = PlainToken::generate(TokenKind::Personal).digest();
         let before = cache.generation();
         // A change lands while the answer is being read from the database.
-        cache.invalidate();
+        cache.changes.note_everything();
         cache.insert(digest, before, identity(7));
         assert!(cache.get(&digest).is_none());
     }
@@ -247,7 +237,7 @@ mod tests {
         changes.note([AuthScope::User(10)]);
         assert!(cache.get(&digests[1]).is_none());
         assert!(cache.get(&digests[2]).is_some());
-        assert_eq!(cache.stats().evictions.get(), 2);
+        assert_eq!(cache.stats.evictions.get(), 2);
         changes.note_everything();
         assert!(cache.get(&digests[2]).is_none());
     }
