@@ -15,8 +15,8 @@ pub async fn instance(url: &str, configure: impl FnOnce(&mut Config)) -> (String
     let db = state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let checks = startup::spawn_background_jobs(&state).await;
-    tokio::spawn(startup::run(listener, state, checks));
+    startup::spawn_background_jobs(&state).await;
+    tokio::spawn(startup::run(listener, state));
     (format!("http://{addr}"), db)
 }
 

@@ -3,12 +3,10 @@
 //! configured (`LATCHKEY_METRICS_TOKEN`); each instance keeps its own counts.
 
 use super::state::AppState;
-use crate::tokens::server::TokenChecks;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,6 +56,9 @@ pub struct Parts {
     pub requests: Family<RequestLabels, Counter>,
     pub latencies: Latencies,
     pub token_checks: Family<OutcomeLabels, Counter>,
+    /// `token_checks{outcome="ok"}`, held apart: nearly every check ends
+    /// there, and incrementing it then takes no lock or label lookup.
+    token_checks_ok: Counter,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub cache_evictions: Counter,
@@ -75,6 +76,7 @@ impl Default for Metrics {
             requests: Family::default(),
             latencies: Latencies::new_with_constructor(latency_histogram),
             token_checks: Family::default(),
+            token_checks_ok: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             cache_evictions: Counter::default(),
@@ -140,7 +142,15 @@ impl Default for Metrics {
             "Database pool connections, in use or idle",
             parts.db_connections.clone(),
         );
-        Metrics(Arc::new(Parts { registry, ..parts }))
+        let token_checks_ok = parts
+            .token_checks
+            .get_or_create(&OutcomeLabels { outcome: "ok" })
+            .clone();
+        Metrics(Arc::new(Parts {
+            registry,
+            token_checks_ok,
+            ..parts
+        }))
     }
 }
 
@@ -163,9 +173,13 @@ impl Metrics {
     }
 
     pub fn token_check(&self, outcome: &'static str) {
-        self.token_checks
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
+        if outcome == "ok" {
+            self.token_checks_ok.inc();
+        } else {
+            self.token_checks
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc();
+        }
     }
 
     /// Notes a batch of last-use times just written.
@@ -233,11 +247,7 @@ fn refused_for_scope(headers: &HeaderMap) -> bool {
 /// `GET /metrics`: for a scraper holding the configured secret. Without one
 /// configured the route is not there at all; a wrong or missing secret gets
 /// the same 404, so the endpoint cannot be found by probing.
-pub async fn serve(
-    State(state): State<AppState>,
-    token_checks: Option<Extension<TokenChecks>>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(secret) = state.config.metrics_token.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -249,11 +259,9 @@ pub async fn serve(
         return StatusCode::NOT_FOUND.into_response();
     }
     let metrics = &state.metrics;
-    if let Some(Extension(checks)) = token_checks {
-        metrics
-            .cache_entries
-            .set(i64::try_from(checks.cache.len()).unwrap_or(i64::MAX));
-    }
+    metrics
+        .cache_entries
+        .set(i64::try_from(state.token_checks.cache.len()).unwrap_or(i64::MAX));
     let pool = &state.db.pool;
     let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
     let open = i64::from(pool.size());

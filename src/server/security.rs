@@ -61,10 +61,19 @@ pub fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str>
 }
 
 /// Headers every response carries. HTML pages set their own CSP with a nonce
-/// (see `app.rs`); this strict one covers everything else.
+/// (see `app.rs`); this strict one covers everything else. Every API and
+/// OAuth answer is someone's data, and some carry secrets: no cache keeps
+/// any (RFC 6749 §5.1) unless the route chose its own policy.
 pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/oauth/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if api {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
@@ -87,7 +96,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
 }
 
 /// Keeps what is personal or secret out of every cache, for the pages and
-/// server functions (the API has a plain header layer of its own). Server
+/// server functions (`security_headers` covers the API). Server
 /// functions answer with account data and, on create, secrets: `no-store`
 /// (RFC 6749 §5.1). Pages show members, audit trails and tokens: `private,
 /// no-store`. Static assets (scripts, styles, images) are left cacheable; a

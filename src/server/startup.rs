@@ -15,10 +15,10 @@ use crate::tokens::secret_page as token_page;
 use crate::tokens::server::TokenChecks;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::{header, HeaderValue};
+use axum::http::header;
 use axum::middleware;
 use axum::routing::{any, get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
@@ -27,7 +27,6 @@ use std::time::Duration;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -110,7 +109,9 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
     )
     .ok_or_else(|| DbSetupError::Keys(sqlx::Error::Protocol("a key of 32 bytes".into())))?;
     let trusted = &config.trusted_proxies;
+    let metrics = Metrics::default();
     Ok(AppState::new(AppStateParts {
+        token_checks: TokenChecks::new(&db, &metrics),
         leptos_options: leptos_options(&config),
         db,
         rate_limits: rate_limit::per_address(
@@ -133,7 +134,7 @@ pub async fn prepare(config: Config) -> Result<AppState, DbSetupError> {
         ),
         password_checks: tokio::sync::Semaphore::new(config.max_concurrent_password_checks.max(1)),
         draining: std::sync::atomic::AtomicBool::new(false),
-        metrics: Metrics::default(),
+        metrics,
         setup_code,
         form_error_key,
         new_token_key,
@@ -154,8 +155,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 }
 
 /// The whole application: pages, server functions, the API and probes.
-/// `token_checks` is shared with the background jobs that write its batches.
-pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
+pub fn router(state: AppState) -> Router {
     let routes = page_routes();
     let config = &state.config;
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
@@ -233,18 +233,13 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
     if let Some(limits) = state.introspection_limits.clone() {
         introspection = introspection.layer(rate_limit::layer(limits));
     }
+    // No layer of their own: every layer on a route is cloned for each of
+    // its requests, and this is the token check's hot path. The body limit
+    // and `no-store` (RFC 6749 §5.1) come from `around_every_request`.
     let api = token_api
         .merge(public_api)
         .merge(introspection)
-        .method_not_allowed_fallback(api::api_method_not_allowed)
-        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        // Every API answer is someone's data, and some carry secrets: no
-        // cache keeps any (RFC 6749 §5.1). A plain header layer: this is the
-        // token check's hot path.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .method_not_allowed_fallback(api::api_method_not_allowed);
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -290,11 +285,30 @@ pub fn router(state: AppState, token_checks: TokenChecks) -> Router {
         Some(record) => app.route_layer(record),
         None => app,
     };
-    app.layer(middleware::from_fn(refuse_cross_site))
-        .layer(middleware::from_fn(security_headers))
-        .layer(Extension(token_checks))
+    app.with_state(state)
+}
+
+/// What every request passes through, wrapped once around the whole router
+/// rather than around each route (axum clones a route's layers for each of
+/// its requests; around the router, a request clones only the router's
+/// shared pointer).
+pub fn around_every_request(
+    router: Router,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    tower::ServiceBuilder::new()
+        .map_response(axum::response::IntoResponse::into_response)
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .service(router)
 }
 
 /// Answered by the CORS layer around it; a route needs the method for the
@@ -318,9 +332,8 @@ const CLEAN_UP_LOCK: i64 = 74_602;
 /// Periodic housekeeping: token last-use batches, expired sessions and old
 /// sign-in failures. Returns what the token checks share with these jobs, for
 /// `run`.
-pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
-    let token_checks = TokenChecks::new(&state.db, &state.metrics);
-    let (db, usage) = (state.db.clone(), token_checks.usage.clone());
+pub async fn spawn_background_jobs(state: &AppState) {
+    let (db, usage) = (state.db.clone(), state.token_checks.usage.clone());
     let metrics = state.metrics.clone();
     let every = Duration::from_millis(state.config.usage_flush_millis.max(100));
     tokio::spawn(async move {
@@ -395,7 +408,6 @@ pub async fn spawn_background_jobs(state: &AppState) -> TokenChecks {
             }
         }
     });
-    token_checks
 }
 
 /// Notes the changes to token checks that anyone committed — another
@@ -464,23 +476,19 @@ async fn listen_for_auth_changes(db: Db, url: String, metrics: Metrics) {
 
 /// Starts the background jobs, then serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let token_checks = spawn_background_jobs(&state).await;
-    run(listener, state, token_checks).await
+    spawn_background_jobs(&state).await;
+    run(listener, state).await
 }
 
 /// Serves until Ctrl-C or SIGTERM; the background jobs must be running.
 /// Then: `/readyz` fails at once, new connections are refused after the
 /// drain delay, requests in flight get the grace period to finish, and the
 /// waiting last-use batch is written before returning.
-pub async fn run(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    token_checks: TokenChecks,
-) -> std::io::Result<()> {
+pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let drain = Duration::from_millis(state.config.shutdown_drain_millis);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-    let app = router(state.clone(), token_checks.clone());
+    let app = around_every_request(router(state.clone()));
     let signalled = {
         let state = state.clone();
         async move {
@@ -493,11 +501,14 @@ pub async fn run(
             tokio::time::sleep(drain).await;
         }
     };
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signalled);
+    let server =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
+        )
+        .with_graceful_shutdown(signalled);
     let out_of_time = async move {
         let _ = stopped.wait_for(|stopping| *stopping).await;
         tokio::time::sleep(drain + grace).await;
@@ -509,7 +520,7 @@ pub async fn run(
             Ok(())
         }
     };
-    match token_checks.usage.flush(&state.db).await {
+    match state.token_checks.usage.flush(&state.db).await {
         Ok(written) => {
             state.metrics.usage_written(written);
             tracing::info!(written, "last token uses written");

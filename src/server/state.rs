@@ -37,6 +37,9 @@ pub struct AppStateParts {
     pub two_factor_key: super::sealing::SealingKey,
     /// This instance's counts, served at `/metrics` when configured.
     pub metrics: super::metrics::Metrics,
+    /// The token checks' cache and the last uses waiting for their batch,
+    /// shared with the background jobs that write it.
+    pub token_checks: crate::tokens::server::TokenChecks,
     /// Set once the instance begins to shut down: `/readyz` answers 503 so
     /// a load balancer sends it nothing new.
     pub draining: std::sync::atomic::AtomicBool,

@@ -9,10 +9,9 @@ use crate::server::audit::Actor;
 use crate::server::client::client_ip;
 use crate::server::state::AppState;
 use crate::tokens::lifecycle::{self, Introspection};
-use crate::tokens::server::TokenChecks;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, Extensions, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
@@ -50,7 +49,6 @@ fn form<T>(body: Result<Form<T>, FormRejection>) -> Result<T, ApiError> {
 pub async fn introspect(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    extensions: Extensions,
     headers: HeaderMap,
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, ApiError> {
@@ -71,8 +69,7 @@ pub async fn introspect(
             access::Caller::ResourceServer
         }
         None => {
-            let checks = extensions.get::<TokenChecks>();
-            identity = match super::rest::identify(&state, checks, &headers, Some(peer)).await {
+            identity = match super::rest::identify(&state, &headers, Some(peer)).await {
                 Ok(identity) => identity,
                 Err(response) => return Ok(response),
             };
@@ -125,13 +122,11 @@ fn invalid_client() -> Response {
 pub async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    extensions: Extensions,
     headers: HeaderMap,
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let caller = if super::rest::presented_token(&headers).is_some() {
-        let checks = extensions.get::<TokenChecks>();
-        match super::rest::identify(&state, checks, &headers, Some(peer)).await {
+        match super::rest::identify(&state, &headers, Some(peer)).await {
             Ok(identity) => Some(Caller(identity)),
             Err(response) => return Ok(response),
         }

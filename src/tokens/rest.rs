@@ -12,7 +12,7 @@ use crate::server::db::Db;
 use crate::server::rate_limit;
 use crate::server::state::AppState;
 use crate::tokens::server::{
-    authenticate, CreatorToken, NewToken, Owner, TokenChecks, TokenIdentity, TokenRejection,
+    authenticate, CreatorToken, NewToken, Owner, TokenIdentity, TokenRejection,
 };
 use crate::tokens::{self, lifecycle, CreatedToken, TokenScope, TokenSummary};
 use axum::body::Bytes;
@@ -89,10 +89,7 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let checks = parts.extensions.get::<TokenChecks>().cloned();
-        identify(state, checks.as_ref(), &parts.headers, peer)
-            .await
-            .map(Caller)
+        identify(state, &parts.headers, peer).await.map(Caller)
     }
 }
 
@@ -239,18 +236,12 @@ async fn group_in_org(db: &Db, org_id: i64, slug: &str) -> Result<Option<i64>, A
     Ok(row.map(|(id,)| id))
 }
 
-/// Checks the request's token. `checks` comes from the router's extension;
-/// without it (a router built wrong) every token is refused with a 500.
+/// Checks the request's token.
 pub(crate) async fn identify(
     state: &AppState,
-    checks: Option<&TokenChecks>,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Arc<TokenIdentity>, Response> {
-    let Some(checks) = checks else {
-        tracing::error!("the router has no TokenChecks extension");
-        return Err(ApiError::from(AppError::Internal).into_response());
-    };
     let ip = client_ip(headers, peer, &state.config.trusted_proxies);
     // An address that spent its allowance of refused tokens waits before any
     // token it sends is looked up.
@@ -264,7 +255,7 @@ pub(crate) async fn identify(
             "Too many refused access tokens",
         ));
     }
-    match authenticate(&state.db, checks, presented_token(headers), ip).await {
+    match authenticate(&state.db, &state.token_checks, presented_token(headers), ip).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err(rejection)) => {
             if rejection != TokenRejection::Missing {
@@ -355,14 +346,15 @@ pub async fn whoami(caller: Caller) -> Response {
             }
         },
     };
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    let mut response = Response::new(axum::body::Body::from(body));
+    // Room for the headers every API answer gets on its way out (the
+    // security headers and `no-store`), so the map is allocated once.
+    *response.headers_mut() = HeaderMap::with_capacity(8);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 impl<'a> WhoAmI<'a> {

@@ -70,7 +70,7 @@ fn random_with_prefix(prefix: &str) -> String {
         value.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
     }
     let checksum = checksum_of(&value);
-    value.push_str(&checksum);
+    value.extend(checksum.iter().map(|&digit| char::from(digit)));
     value
 }
 
@@ -99,6 +99,15 @@ impl PlainToken {
     }
 
     pub fn parse(raw: &str) -> Result<Self, TokenFormatError> {
+        Ok(PlainToken {
+            kind: Self::kind_of(raw)?,
+            value: raw.to_string(),
+        })
+    }
+
+    /// The kind of token `raw` is, if it has a token's format (prefix,
+    /// length, alphabet and checksum); `parse` without copying the secret.
+    pub fn kind_of(raw: &str) -> Result<TokenKind, TokenFormatError> {
         let prefix = raw.get(..PREFIX_LEN).ok_or(TokenFormatError::WrongPrefix)?;
         let kind = TokenKind::from_prefix(prefix).ok_or(TokenFormatError::WrongPrefix)?;
         if raw.len() != TOKEN_LEN {
@@ -109,18 +118,10 @@ impl PlainToken {
             return Err(TokenFormatError::BadCharacter);
         }
         let (head, checksum) = raw.split_at(PREFIX_LEN + BODY_LEN);
-        if checksum_of(head)
-            .as_bytes()
-            .ct_eq(checksum.as_bytes())
-            .unwrap_u8()
-            != 1
-        {
+        if checksum_of(head).ct_eq(checksum.as_bytes()).unwrap_u8() != 1 {
             return Err(TokenFormatError::BadChecksum);
         }
-        Ok(PlainToken {
-            kind,
-            value: raw.to_string(),
-        })
+        Ok(kind)
     }
 
     pub fn kind(&self) -> TokenKind {
@@ -151,8 +152,18 @@ impl fmt::Debug for PlainToken {
 }
 
 /// The SHA-256 of a token string: what the database stores and looks up.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TokenDigest([u8; 32]);
+
+/// A digest is already uniformly spread, so eight of its bytes make a hash
+/// as good as hashing all of it (see `tokens::cache::DigestHasher`).
+impl std::hash::Hash for TokenDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0; 8];
+        head.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
 
 impl TokenDigest {
     pub fn to_hex(&self) -> String {
@@ -171,7 +182,7 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
-fn checksum_of(head: &str) -> String {
+fn checksum_of(head: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(head.as_bytes()) as u64;
     let mut out = [b'0'; CHECKSUM_LEN];
     // 62^6 > 2^32, so six digits always suffice.
@@ -179,7 +190,7 @@ fn checksum_of(head: &str) -> String {
         *slot = ALPHABET[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8(out.to_vec()).expect("alphabet is ASCII")
+    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::cache::AuthCache;
 use super::changes::ScopeSet;
-use super::secret::{PlainToken, TokenKind};
+use super::secret::{digest_of, PlainToken, TokenKind, TOKEN_LEN};
 use super::{
     Approval, ApprovalState, CreatedToken, TokenActivity, TokenScope, TokenStatus, TokenSummary,
 };
@@ -1139,23 +1139,31 @@ async fn check_token(
     let Some(raw) = presented else {
         return Ok(Err(TokenRejection::Missing));
     };
-    let Ok(token) = PlainToken::parse(raw.trim()) else {
+    let raw = raw.trim();
+    if raw.len() != TOKEN_LEN {
         return Ok(Err(TokenRejection::Malformed));
-    };
-    let digest = token.digest();
+    }
+    // A cached answer is kept under the digest of a token that passed every
+    // format check, so a hit (nearly every check) needs none of them again.
+    let digest = digest_of(raw);
     let (cache, usage) = (&checks.cache, &checks.usage);
     let identity = match cache.get(&digest) {
         Some(identity) => identity,
         None => {
-            let generation = cache.generation();
-            let loaded = match token.kind() {
+            let Ok(kind) = PlainToken::kind_of(raw) else {
+                return Ok(Err(TokenRejection::Malformed));
+            };
+            let generation = cache.generation_before_read();
+            // Boxed, so that the state of a database read does not make every
+            // check's future (cached ones included) as large as the read's.
+            let loaded = match kind {
                 TokenKind::OAuth => {
-                    load_oauth_identity(db, TokenKind::OAuth, &digest.to_hex()).await?
+                    Box::pin(load_oauth_identity(db, TokenKind::OAuth, &digest.to_hex())).await?
                 }
                 // A refresh token buys access tokens at the token endpoint;
                 // it is no bearer token.
                 TokenKind::OAuthRefresh => None,
-                _ => load_identity(db, &digest.to_hex()).await?,
+                _ => Box::pin(load_identity(db, &digest.to_hex())).await?,
             };
             let Some(identity) = loaded else {
                 return Ok(Err(TokenRejection::Unknown));
@@ -1502,7 +1510,7 @@ fn lacking_two_factor(
 
 /// What token checks keep in memory on this instance: recent answers, and
 /// the uses and refusals waiting for the next batch. Made once per instance
-/// and handed to the routes that check tokens as a request extension.
+/// and kept in the application state.
 #[derive(Clone, Debug)]
 pub struct TokenChecks {
     pub cache: AuthCache,

@@ -443,6 +443,21 @@ async fn secrets_and_personal_pages_are_never_cached(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    // Reads and refusals too, the hot path's answers included.
+    for (path, token, status) in [
+        ("/api/v1/whoami", Some(&admin), StatusCode::OK),
+        ("/api/v1/whoami", None, StatusCode::UNAUTHORIZED),
+        ("/api/v1/no-such-route", Some(&admin), StatusCode::NOT_FOUND),
+    ] {
+        let mut request = Client::new().get(format!("{}{path}", app.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store", "{path}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
     let res = Client::new()
         .post(format!("{}/api/v1/tokens/self/rotate", app.base))
         .bearer_auth(&admin)

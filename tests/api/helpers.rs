@@ -136,8 +136,8 @@ pub async fn start_instance(
     let addr = listener.local_addr().unwrap();
     // Started before serving, so the instance has seen the database's
     // `auth_epoch` once before its first request.
-    let token_checks = startup::spawn_background_jobs(&state).await;
-    tokio::spawn(startup::run(listener, state, token_checks));
+    startup::spawn_background_jobs(&state).await;
+    tokio::spawn(startup::run(listener, state));
     (format!("http://{addr}"), db, setup_code)
 }
 
