@@ -269,12 +269,19 @@ pub fn go_to(path: String) -> impl IntoView {
 /// The sign-in page, asked to come back to the current page afterwards.
 pub fn sign_in_path() -> String {
     let location = leptos_router::hooks::use_location();
-    let here = format!(
-        "{}{}",
-        location.pathname.get_untracked(),
-        location.search.get_untracked()
-    );
-    if here == "/" || crate::auth::local_path(&here).is_none() {
+    let path = location.pathname.get_untracked();
+    // The sign-in pages are nowhere to come back to. (A page can still be on
+    // screen, and ask, while the router is already on its way there.)
+    if path == "/" || path.starts_with("/sign-in") {
+        return "/sign-in".into();
+    }
+    // The router keeps the query without its `?`.
+    let search = location.search.get_untracked();
+    let here = match search.trim_start_matches('?') {
+        "" => path,
+        query => format!("{path}?{query}"),
+    };
+    if crate::auth::local_path(&here).is_none() {
         return "/sign-in".into();
     }
     let next: String = here

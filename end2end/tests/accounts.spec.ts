@@ -150,3 +150,33 @@ test('an organization admin invites someone into the organization and withdraws 
   await row.getByRole('button', { name: /Withdraw/ }).click();
   await expect(page.getByRole('row', { name: new RegExp(email) })).toHaveCount(0);
 });
+
+test('a person whose session ended signs in again and comes back to the page asked for, query and all', async ({ page, context }, info) => {
+  const run = info.project.name;
+  const email = `returning-${run}@example.com`;
+  createUser(email, `Returning ${run}`);
+  await signIn(page, info, email, PASSWORD);
+  await open(page, '/profile', info);
+  // The session ends elsewhere (signed out everywhere, say).
+  await context.clearCookies();
+  const asked = '/profile/tokens?from=bookmark';
+  if (jsEnabled(info)) {
+    // A link followed inside the running app: the browser asks to sign in.
+    await page.evaluate((href) => {
+      const link = document.createElement('a');
+      link.href = href;
+      link.textContent = 'Bookmarked page';
+      document.querySelector('main')!.append(link);
+    }, asked);
+    await page.getByRole('link', { name: 'Bookmarked page' }).click();
+  } else {
+    await page.goto(asked);
+  }
+  await expect(page).toHaveURL(/\/sign-in\?next=\/profile\/tokens%3Ffrom%3Dbookmark$/);
+  await hydrated(page, info);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/profile\/tokens\?from=bookmark$/);
+  await expect(page.getByText('You have no access tokens yet.')).toBeVisible();
+});
