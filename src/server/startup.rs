@@ -330,8 +330,7 @@ fn oauth_cors() -> tower_http::cors::CorsLayer {
 const CLEAN_UP_LOCK: i64 = 74_602;
 
 /// Periodic housekeeping: token last-use batches, expired sessions and old
-/// sign-in failures. Returns what the token checks share with these jobs, for
-/// `run`.
+/// sign-in failures; the last-use batches come from `state.token_checks`.
 pub async fn spawn_background_jobs(state: &AppState) {
     let (db, usage) = (state.db.clone(), state.token_checks.usage.clone());
     let metrics = state.metrics.clone();
