@@ -189,7 +189,7 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         }
     }
     match error {
-        AppError::Unauthenticated => go_to(sign_in_path()).into_any(),
+        AppError::Unauthenticated => to_sign_in(),
         AppError::NotFound(message) => view! {
             <Title text="Not found"/>
             <section class="empty-state">
@@ -264,6 +264,19 @@ pub fn go_to(path: String) -> impl IntoView {
         }
     }
     view! { <Redirect path/> }.into_any()
+}
+
+/// Sends the person to sign in, to come back here afterwards. A page still
+/// on screen once the router is already on the sign-in page (one whose area
+/// loaded late, say) leaves it there, with the way back it carries.
+pub fn to_sign_in() -> AnyView {
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    if path.starts_with("/sign-in") {
+        return ().into_any();
+    }
+    go_to(sign_in_path()).into_any()
 }
 
 /// The sign-in page, asked to come back to the current page afterwards.

@@ -19,7 +19,7 @@ pub mod tokens;
 
 use crate::app::Auth;
 use crate::auth::{CurrentUser, SessionInfo};
-use crate::components::{go_to, sign_in_path, ErrorView};
+use crate::components::{go_to, to_sign_in, ErrorView};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -37,7 +37,7 @@ pub fn with_user<V: IntoView + 'static>(
                     match auth.session.await {
                         Ok(SessionInfo { user: Some(user), .. }) => page(user).into_any(),
                         Ok(SessionInfo { needs_setup: true, .. }) => go_to("/setup".into()).into_any(),
-                        Ok(_) => go_to(sign_in_path()).into_any(),
+                        Ok(_) => to_sign_in(),
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                     }
                 })
