@@ -6,7 +6,7 @@ cd "$ROOT"
 ensure_rust_tools
 ensure_wasm_opt
 say "Building Latchkey (release)"
-cargo leptos build --release --split
+cargo leptos build --release
 say "Starting Latchkey on http://${LATCHKEY_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
 export LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_ENV=PROD
 exec "$ROOT/target/release/latchkey" serve "$@"

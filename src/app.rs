@@ -4,12 +4,28 @@ use crate::auth::api::{get_session, SignOut};
 use crate::auth::SessionInfo;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
-use crate::pages::{areas::*, not_found::NotFound};
+use crate::pages::{
+    admin_apps::AppsAdminPage,
+    admin_orgs::OrgsAdminPage,
+    admin_scopes::ScopesAdminPage,
+    admin_users::UsersAdminPage,
+    api_docs::ApiDocsPage,
+    apps::{ConnectionsPage, DeveloperAppsPage, OrgAppsTab},
+    group::{GroupLayout, GroupMembersTab, GroupTokensTab},
+    home::HomePage,
+    invite::InvitationPage,
+    not_found::NotFound,
+    org::{OrgAuditTab, OrgGroupsTab, OrgLayout, OrgMembersTab, OrgSettingsTab, OrgTokensTab},
+    profile::ProfilePage,
+    setup::SetupPage,
+    sign_in::{SecondFactorPage, SignInPage},
+    tokens::ProfileTokensPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
 use leptos_router::hooks::use_location;
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -44,10 +60,7 @@ pub struct Auth {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     #[cfg(feature = "ssr")]
-    {
-        set_page_security_policy();
-        crate::pages::areas::PreloadedAreas::provide();
-    }
+    set_page_security_policy();
     view! {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|page: String| {
@@ -94,6 +107,13 @@ fn Layout() -> impl IntoView {
     );
     provide_context(Auth { session, changed });
 
+    // Lets browser tests wait until the page is interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -124,31 +144,31 @@ fn Layout() -> impl IntoView {
             <Sidebar/>
             <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in") view={Lazy::<SignInRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in/two-factor") view={Lazy::<SecondFactorRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/api-docs") view={Lazy::<ApiDocsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/scopes") view={Lazy::<AdminScopesRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/apps") view={Lazy::<AdminAppsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/orgs") view={Lazy::<AdminOrgsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/invite/:code") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/profile/tokens") view={Lazy::<ProfileTokensRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/profile/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/profile/apps") view={Lazy::<DeveloperAppsRoute>::new()} ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("/orgs/:org") view={Lazy::<OrgLayoutRoute>::new()} ssr=SsrMode::Async>
-                        <Route path=path!("") view={Lazy::<OrgMembersRoute>::new()}/>
-                        <Route path=path!("groups") view={Lazy::<OrgGroupsRoute>::new()}/>
-                        <Route path=path!("tokens") view={Lazy::<OrgTokensRoute>::new()}/>
-                        <Route path=path!("apps") view={Lazy::<OrgAppsRoute>::new()}/>
-                        <Route path=path!("audit") view={Lazy::<OrgAuditRoute>::new()}/>
-                        <Route path=path!("settings") view={Lazy::<OrgSettingsRoute>::new()}/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/api-docs") view=ApiDocsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/scopes") view=ScopesAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/apps") view=AppsAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=UsersAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orgs") view=OrgsAdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:code") view=InvitationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/connections") view=ConnectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile/apps") view=DeveloperAppsPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=OrgMembersTab/>
+                        <Route path=path!("groups") view=OrgGroupsTab/>
+                        <Route path=path!("tokens") view=OrgTokensTab/>
+                        <Route path=path!("apps") view=OrgAppsTab/>
+                        <Route path=path!("audit") view=OrgAuditTab/>
+                        <Route path=path!("settings") view=OrgSettingsTab/>
                     </ParentRoute>
-                    <ParentRoute path=path!("/orgs/:org/groups/:group") view={Lazy::<GroupLayoutRoute>::new()} ssr=SsrMode::Async>
-                        <Route path=path!("") view={Lazy::<GroupMembersRoute>::new()}/>
-                        <Route path=path!("tokens") view={Lazy::<GroupTokensRoute>::new()}/>
+                    <ParentRoute path=path!("/orgs/:org/groups/:group") view=GroupLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=GroupMembersTab/>
+                        <Route path=path!("tokens") view=GroupTokensTab/>
                     </ParentRoute>
                 </Routes>
             </main>

@@ -6,7 +6,6 @@ pub mod admin_scopes;
 pub mod admin_users;
 pub mod api_docs;
 pub mod apps;
-pub mod areas;
 pub mod group;
 pub mod home;
 pub mod invite;

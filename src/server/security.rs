@@ -183,17 +183,6 @@ mod asset_tests {
             asset_cache_policy("/pkg/latchkey.Xq3f0bRZgN1v0HcP9kYw2A.wasm"),
             Some("public, max-age=31536000, immutable")
         );
-        // The split build's modules and loader are hashed the same way.
-        for module in [
-            "/pkg/split_entry_area_6505990552948806058.oncDLEtyq3l3E4vCrU4umw.wasm",
-            "/pkg/chunk_8.xD2460Adt6FP2XVid-FpWQ.wasm",
-            "/pkg/__wasm_split.Ra-HEoTJCV6ZXUsq-nrBXQ.js",
-        ] {
-            assert_eq!(
-                asset_cache_policy(module),
-                Some("public, max-age=31536000, immutable")
-            );
-        }
         assert_eq!(asset_cache_policy("/pkg/latchkey.wasm"), Some("no-cache"));
         assert_eq!(asset_cache_policy("/favicon.svg"), None);
     }
