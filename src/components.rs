@@ -267,8 +267,8 @@ pub fn go_to(path: String) -> impl IntoView {
 }
 
 /// Sends the person to sign in, to come back here afterwards. A page still
-/// on screen once the router is already on the sign-in page (one whose area
-/// loaded late, say) leaves it there, with the way back it carries.
+/// on screen once the router is already on the sign-in page (one that
+/// finished loading late, say) leaves it there, with the way back it carries.
 pub fn to_sign_in() -> AnyView {
     let path = leptos_router::hooks::use_location()
         .pathname
