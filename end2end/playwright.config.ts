@@ -47,7 +47,10 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: '../target/debug/latchkey serve',
+    // The debug build by default (its hydration checks are stricter);
+    // LATCHKEY_E2E_BINARY=../target/release/latchkey runs the suite against
+    // what `scripts/run.sh` ships.
+    command: `${process.env.LATCHKEY_E2E_BINARY ?? '../target/debug/latchkey'} serve`,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -12,6 +12,7 @@ test('scripts, WASM and styles come compressed, under hashed names a browser kee
     expect(brotli.status(), asset).toBe(200);
     expect(brotli.headers()['content-encoding'], asset).toBe('br');
     expect(brotli.headers()['cache-control'], asset).toBe('public, max-age=31536000, immutable');
+    expect(brotli.headers()['vary']?.toLowerCase(), asset).toContain('accept-encoding');
     const gzip = await request.get(asset, { headers: { 'Accept-Encoding': 'gzip' } });
     expect(gzip.headers()['content-encoding'], asset).toBe('gzip');
   }

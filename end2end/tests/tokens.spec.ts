@@ -14,6 +14,13 @@ test('a person creates a token, copies it once, and controls it with the status 
   await page.getByRole('link', { name: 'Create a new access token' }).click();
   const dialog = page.getByRole('dialog', { name: 'Create a new access token' });
   await expect(dialog).toBeVisible();
+  // Scope and organization choices sit one under another, each as tall as
+  // its text (a fieldset of fields once stretched each to 14rem).
+  const choices = await dialog.locator('.field-check').all();
+  expect(choices.length).toBeGreaterThan(0);
+  for (const choice of choices) {
+    expect((await choice.boundingBox())?.height ?? 0).toBeLessThan(64);
+  }
   await checkA11y(page, jsEnabled(info));
   await dialog.getByLabel('Name').fill(`deploy ${run}`);
   await dialog.getByLabel('Expires').selectOption('custom');

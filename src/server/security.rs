@@ -118,6 +118,16 @@ pub async fn no_store(request: Request, next: Next) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if let Some(policy) = asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        // One name is sent as brotli, gzip or plain (a precompressed copy
+        // comes without this header): a shared cache must tell them apart.
+        let varies = headers.get_all(header::VARY).iter().any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
+        });
+        if !varies {
+            headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
     } else if html {
         headers.insert(
             header::CACHE_CONTROL,

@@ -318,3 +318,70 @@ async fn pages_render_while_more_instances_start_in_the_process() {
     starting.await.unwrap();
     assert!(pages > 0);
 }
+
+/// The release build writes brotli (quality 11) and gzip copies beside each
+/// asset (`cargo leptos build --release --precompress`): those exact bytes
+/// are sent, not the file compressed again on the fly at a lower quality.
+/// A build without them (debug) still gets compressed per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_sent_as_precompressed_at_build_time() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let wasm = "latchkey.Xq3f0bRZgN1v0HcP9kYw2A.wasm";
+    let plain: Vec<u8> = (0..64 * 1024).map(|i| (i % 7) as u8).collect();
+    std::fs::write(pkg.join(wasm), &plain).unwrap();
+    std::fs::write(pkg.join(format!("{wasm}.br")), b"brotli as built").unwrap();
+    std::fs::write(pkg.join(format!("{wasm}.gz")), b"gzip as built").unwrap();
+    let script = "latchkey.Ra-HEoTJCV6ZXUsq-nrBXQ.js";
+    std::fs::write(pkg.join(script), "export default 1;\n".repeat(4096)).unwrap();
+    let site_root = site.path().display().to_string();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |config| {
+        config.site_root = site_root;
+    })
+    .await
+    .unwrap();
+    let client = app.client();
+    let fetch = |path: String, accept: &'static str| {
+        let request = client.get(format!("{}{path}", app.base));
+        let request = match accept {
+            "" => request,
+            accept => request.header(reqwest::header::ACCEPT_ENCODING, accept),
+        };
+        async move { request.send().await.unwrap() }
+    };
+
+    for (accept, encoding, body) in [
+        ("br, gzip", "br", &b"brotli as built"[..]),
+        ("gzip", "gzip", &b"gzip as built"[..]),
+    ] {
+        let res = fetch(format!("/pkg/{wasm}"), accept).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let headers = res.headers().clone();
+        assert_eq!(headers["content-encoding"], encoding);
+        assert_eq!(headers["content-type"], "application/wasm");
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(
+            headers["vary"]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("accept-encoding"),
+            "{headers:?}"
+        );
+        assert_eq!(res.bytes().await.unwrap().as_ref(), body);
+    }
+    let res = fetch(format!("/pkg/{wasm}"), "").await;
+    assert!(res.headers().get("content-encoding").is_none());
+    assert_eq!(res.bytes().await.unwrap().as_ref(), plain.as_slice());
+
+    // No copies beside the script: compressed on the fly instead.
+    let res = fetch(format!("/pkg/{script}"), "br").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "br");
+    let sent = res.bytes().await.unwrap();
+    assert!(sent.len() < 4096, "{} bytes", sent.len());
+}
