@@ -1,12 +1,12 @@
 // The bytes a browser downloads on a first visit: the app's JavaScript and
-// WASM (the stylesheet aside) as the release build ships them. Where the
-// build wrote compressed copies (`--precompress`: brotli quality 11, gzip)
-// those are what the server sends and what is counted; otherwise each file is
-// compressed here the same way. The hash file (cargo-leptos writes it beside
+// WASM (the stylesheet aside) as the release build ships them. Where
+// `scripts/precompress.mjs` wrote compressed copies (brotli quality 11, gzip
+// level 9), those are what the server sends and what is counted; otherwise
+// each file is compressed here the same way. The hash file (cargo-leptos writes it beside
 // the server binary) names this build's files among any older ones in the
 // directory. Fails when brotli exceeds the budget.
 //   node scripts/bundle-size.mjs <site pkg dir> <hash file> [budget in bytes]
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
@@ -33,7 +33,7 @@ for (const kind of ['js', 'wasm']) {
     process.exit(1);
   }
   const bytes = readFileSync(join(dir, name));
-  const shipped = (suffix) => existsSync(join(dir, name + suffix)) && readFileSync(join(dir, name + suffix)).length;
+  const shipped = (suffix) => existsSync(join(dir, name + suffix)) && statSync(join(dir, name + suffix)).size;
   const br = shipped('.br') || brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
   const gz = shipped('.gz') || gzipSync(bytes, { level: 9 }).length;
   const source = shipped('.br') && shipped('.gz') ? 'as shipped' : 'compressed here';
