@@ -17,6 +17,7 @@ use crate::pages::{
     not_found::NotFound,
     org::{OrgAuditTab, OrgGroupsTab, OrgLayout, OrgMembersTab, OrgSettingsTab, OrgTokensTab},
     profile::ProfilePage,
+    secret::ShownSecretPage,
     setup::SetupPage,
     sign_in::{SecondFactorPage, SignInPage},
     tokens::ProfileTokensPage,
@@ -24,7 +25,6 @@ use crate::pages::{
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
-use leptos_router::hooks::use_location;
 use leptos_router::{path, SsrMode};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -37,7 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -51,9 +51,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub session: Resource<Result<SessionInfo, AppError>>,
-    /// Moved after a change to the person's own account (their name, say),
-    /// so every page reads the session again.
-    pub changed: RwSignal<u32>,
 }
 
 #[component]
@@ -91,28 +88,9 @@ fn set_page_security_policy() {
 #[component]
 fn Layout() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let location = use_location();
-    // Signing in, setting up and signing out all end in a redirect, so a new
-    // path is when the session may have changed.
-    let changed = RwSignal::new(0);
-    let session = Resource::new(
-        move || {
-            (
-                location.pathname.get(),
-                sign_out.version().get(),
-                changed.get(),
-            )
-        },
-        |_| get_session(),
-    );
-    provide_context(Auth { session, changed });
-
-    // Lets browser tests wait until the page is interactive.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    // Pages render on the server only (islands), once per request.
+    let session = Resource::new(|| (), |_| get_session());
+    provide_context(Auth { session });
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -156,6 +134,8 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/admin/orgs") view=OrgsAdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/invite/:code") view=InvitationPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/tokens") view=ProfileTokensPage ssr=SsrMode::Async/>
+                    // Rendered only by `tokens::secret_page::show_once`, which hands it the secret.
+                    <Route path=path!("/tokens/new") view=ShownSecretPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/connections") view=ConnectionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile/apps") view=DeveloperAppsPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
@@ -179,16 +159,10 @@ fn Layout() -> impl IntoView {
 /// The organizations and groups the signed-in user belongs to.
 #[component]
 fn Sidebar() -> impl IntoView {
-    let location = use_location();
-    // Refetched on navigation, so a new organization or group shows up (and
-    // signing in or out always navigates). Keyed on nothing that resolves
-    // during the server render: a key that changed mid-render would refetch
-    // and shift the ids that hydration matches resources by.
-    // Asked only while someone is signed in: signing out must not end in a
-    // refused request.
+    // Asked only while someone is signed in.
     let session = expect_context::<Auth>().session;
     let orgs = Resource::new(
-        move || location.pathname.get(),
+        || (),
         move |_| async move {
             match session.await {
                 Ok(SessionInfo { user: Some(_), .. }) => list_my_orgs().await.map(Some),

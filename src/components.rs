@@ -143,19 +143,28 @@ pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
     }
 }
 
-/// A success note shown after an action went through (with JavaScript; without
-/// it the page reloads and shows the new state itself).
+/// A note that the form posting to `action`'s server function went
+/// through, on the page its redirect comes back to (once: see
+/// `server::form_errors`).
 #[component]
 pub fn Saved<S>(action: ServerAction<S>, text: &'static str) -> impl IntoView
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Send + Sync + 'static,
 {
-    view! {
-        <p class="saved" role="status">
-            {move || action.value().with(|v| matches!(v, Some(Ok(_)))).then_some(text)}
-        </p>
-    }
+    let _ = action;
+    #[cfg(feature = "ssr")]
+    let done = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<crate::server::form_errors::FormDone>()
+                .cloned()
+        })
+        .is_some_and(|done| done.0 == S::PATH);
+    #[cfg(not(feature = "ssr"))]
+    let done = false;
+    view! { <p class="saved" role="status">{done.then_some(text)}</p> }
 }
 
 pub struct Tab {
@@ -369,34 +378,106 @@ mod tests {
     }
 }
 
-/// A secret shown once, read-only, with a button that copies it (once
-/// hydrated) and says so.
+/// A secret shown once, read-only, with a button that copies it.
 #[component]
 pub fn SecretField(id: &'static str, label: &'static str, value: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let secret = value.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let secret = secret.clone();
-            leptos::task::spawn_local(async move {
-                let promise = window().navigator().clipboard().write_text(&secret);
-                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
-                    copied.set(true);
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &secret;
-    };
     view! {
         <div class="field">
             <label for=id>{label}</label>
             <div class="copy-row">
                 <input id=id class="secret" type="text" readonly autocomplete="off" spellcheck="false" value=value/>
-                <button type="button" class="btn" autofocus on:click=copy>"Copy"</button>
+                <CopyButton target=id.to_string()/>
             </div>
-            <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
         </div>
+    }
+}
+
+// Islands: the only parts of a page that run in the browser. Everything else
+// is rendered on the server and works as plain HTML (links and form posts);
+// these add what only a browser can do. Their props are serialized into the
+// page, so none of them carries a secret.
+
+/// Copies what the element `target` holds (an input's value, or another
+/// element's text) to the clipboard, and says so. Hidden until the page is
+/// live: without JavaScript it could do nothing.
+#[island]
+pub fn CopyButton(target: String) -> impl IntoView {
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        browser::copy_to_clipboard(&target, copied);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &target;
+    };
+    view! {
+        <button type="button" class="btn" hidden=move || !live.get() on:click=copy>"Copy"</button>
+        <p class="saved" role="status">{move || copied.get().then_some("Copied to the clipboard.")}</p>
+    }
+}
+
+/// A link to the page state with the dialog `dialog` open (`?new`, which
+/// works without JavaScript) that, once the page is live, opens the dialog
+/// in place as a modal instead.
+#[island]
+pub fn DialogLink(dialog: String, href: String, class: String, label: String) -> impl IntoView {
+    let open = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(dialog) = browser::dialog(&dialog) {
+            ev.prevent_default();
+            if dialog.open() {
+                dialog.close();
+            }
+            let _ = dialog.show_modal();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&ev, &dialog);
+    };
+    view! { <a class=class href=href on:click=open>{label}</a> }
+}
+
+/// A dialog's way out: a link back to the page without it, which, once the
+/// page is live, just closes the dialog.
+#[island]
+pub fn DialogCancel(dialog: String, href: String) -> impl IntoView {
+    let close = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(dialog) = browser::dialog(&dialog) {
+            ev.prevent_default();
+            dialog.close();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&ev, &dialog);
+    };
+    view! { <a class="btn" href=href on:click=close>"Cancel"</a> }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    pub fn dialog(id: &str) -> Option<web_sys::HtmlDialogElement> {
+        document().get_element_by_id(id)?.dyn_into().ok()
+    }
+
+    pub fn copy_to_clipboard(target: &str, copied: RwSignal<bool>) {
+        let Some(element) = document().get_element_by_id(target) else {
+            return;
+        };
+        let text = if let Some(input) = element.dyn_ref::<web_sys::HtmlInputElement>() {
+            input.value()
+        } else if let Some(element) = element.dyn_ref::<web_sys::HtmlElement>() {
+            element.inner_text()
+        } else {
+            element.text_content().unwrap_or_default()
+        };
+        let written = window().navigator().clipboard().write_text(&text);
+        leptos::task::spawn_local(async move {
+            if wasm_bindgen_futures::JsFuture::from(written).await.is_ok() {
+                copied.set(true);
+            }
+        });
     }
 }

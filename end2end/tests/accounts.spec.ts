@@ -7,13 +7,10 @@ async function otherBrowser(browser: Browser, info: TestInfo): Promise<Page> {
   return context.newPage();
 }
 
-/** Closes the one-time link dialog (or, without JavaScript, leaves its page). */
+/** Leaves the one-time link's page. */
 async function done(page: Page, info: TestInfo) {
-  if (jsEnabled(info)) {
-    await page.getByRole('button', { name: 'Done' }).click();
-  } else {
-    await page.getByRole('link', { name: /^Done/ }).click();
-  }
+  await page.getByRole('link', { name: /^Done/ }).click();
+  await hydrated(page, info);
 }
 
 test('an instance admin invites someone, who makes their account with the one-time link; the admin can disable it', async ({ page, browser }, info) => {
@@ -160,18 +157,7 @@ test('a person whose session ended signs in again and comes back to the page ask
   // The session ends elsewhere (signed out everywhere, say).
   await context.clearCookies();
   const asked = '/profile/tokens?from=bookmark';
-  if (jsEnabled(info)) {
-    // A link followed inside the running app: the browser asks to sign in.
-    await page.evaluate((href) => {
-      const link = document.createElement('a');
-      link.href = href;
-      link.textContent = 'Bookmarked page';
-      document.querySelector('main')!.append(link);
-    }, asked);
-    await page.getByRole('link', { name: 'Bookmarked page' }).click();
-  } else {
-    await page.goto(asked);
-  }
+  await page.goto(asked);
   await expect(page).toHaveURL(/\/sign-in\?next=\/profile\/tokens%3Ffrom%3Dbookmark$/);
   await hydrated(page, info);
   await page.getByLabel('Email').fill(email);

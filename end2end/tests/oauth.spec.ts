@@ -31,11 +31,7 @@ test('a person registers an app, authorizes it on the consent page, sees it unde
   const secret = await page.getByLabel('Client secret').inputValue();
   expect(secret).toMatch(/^lks_/);
   await checkA11y(page, jsEnabled(info));
-  if (jsEnabled(info)) {
-    await page.getByRole('button', { name: 'Done' }).click();
-  } else {
-    await page.getByRole('link', { name: 'Done' }).click();
-  }
+  await page.getByRole('link', { name: 'Done' }).click();
   await expect(page.getByRole('heading', { name, level: 3 })).toBeVisible();
   await expect(page.getByText(secret)).toHaveCount(0);
 
@@ -130,12 +126,8 @@ test('organization admins register apps for the organization and instance admins
   await checkA11y(page, jsEnabled(info));
   await page.getByRole('button', { name: 'Register application' }).click();
   await expect(page.getByRole('heading', { name: `${name} is ready` })).toBeVisible();
-  if (jsEnabled(info)) {
-    await page.getByRole('button', { name: 'Done' }).click();
-  } else {
-    await page.getByRole('link', { name: 'Done' }).click();
-    await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/apps$`));
-  }
+  await page.getByRole('link', { name: 'Done' }).click();
+  await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/apps$`));
   await expect(page.getByRole('heading', { name, level: 3 })).toBeVisible();
 
   // Edited in place; a mistake comes back with what was typed.

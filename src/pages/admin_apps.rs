@@ -10,7 +10,7 @@ use leptos_meta::Title;
 #[component]
 pub fn AppsAdminPage() -> impl IntoView {
     let toggle = ServerAction::<SetAppIntrospection>::new();
-    let apps = Resource::new(move || toggle.version().get(), |_| list_all_apps());
+    let apps = Resource::new(|| (), |_| list_all_apps());
     let error = action_error(toggle);
     view! {
         <Title text="Applications"/>

@@ -23,7 +23,7 @@ fn OrgsPanel() -> impl IntoView {
     let create = ServerAction::<CreateOrg>::new();
     let delete = ServerAction::<DeleteOrg>::new();
     let orgs = Resource::new(
-        move || (create.version().get(), delete.version().get()),
+        || (),
         |_| list_all_orgs(),
     );
     let create_error = action_error(create);

@@ -21,7 +21,7 @@ fn ScopesPanel() -> impl IntoView {
     let create = ServerAction::<CreateCustomScope>::new();
     let delete = ServerAction::<DeleteCustomScope>::new();
     let scopes = Resource::new(
-        move || (create.version().get(), delete.version().get()),
+        || (),
         |_| list_custom_scopes(),
     );
     let error = action_error(create);

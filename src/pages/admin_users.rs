@@ -1,7 +1,7 @@
 //! Admin → Users: everyone with an account, invitations, and what an instance
 //! admin may do to an account.
 
-use super::people::{invitation_rows, InvitationDialog};
+use super::people::invitation_rows;
 use super::with_user;
 use crate::components::{
     action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, Tab, Tabs,
@@ -10,7 +10,7 @@ use crate::people::api::{
     list_invitations, list_people, DeletePerson, InvitePerson, SetInstanceAdmin, SetPersonDisabled,
     WithdrawInvitation,
 };
-use crate::people::{IssuedInvitation, PersonSummary};
+use crate::people::PersonSummary;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -55,18 +55,11 @@ fn UsersPanel() -> impl IntoView {
     let invite = ServerAction::<InvitePerson>::new();
     let withdraw = ServerAction::<WithdrawInvitation>::new();
     let people = Resource::new(
-        move || {
-            (
-                query.get(),
-                set_disabled.version().get(),
-                set_admin.version().get(),
-                delete.version().get(),
-            )
-        },
-        |(query, ..)| list_people(query),
+        move || query.get(),
+        list_people,
     );
     let invitations = Resource::new(
-        move || (invite.version().get(), withdraw.version().get()),
+        || (),
         |_| list_invitations(),
     );
     let row_error = Signal::derive(move || {
@@ -77,13 +70,6 @@ fn UsersPanel() -> impl IntoView {
     });
     let invite_error = action_error(invite);
     let withdraw_error = action_error(withdraw);
-    let fresh = RwSignal::new(None::<IssuedInvitation>);
-    Effect::new(move |_| {
-        if let Some(issued) = invite.value().get().and_then(Result::ok) {
-            invite.value().set(None);
-            fresh.set(Some(issued));
-        }
-    });
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
@@ -169,7 +155,6 @@ fn UsersPanel() -> impl IntoView {
                 }
             })}
         </Transition>
-        <InvitationDialog fresh/>
     }
 }
 

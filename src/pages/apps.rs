@@ -7,13 +7,11 @@ use crate::apps::api::{
     list_connections, list_my_apps, list_org_app_use, registrable_scopes, DeleteApp, RegisterApp,
     RevokeConnection, RotateAppSecret, SetAppBlockedInOrg, SetAppDisabled, UpdateApp,
 };
-use crate::apps::{AppSummary, IssuedCredentials};
+use crate::apps::AppSummary;
 use crate::components::{
-    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, SecretField,
-    TabErrorView,
+    action_error, format_date, format_datetime, loading, ErrorView, Field, FormAlert, TabErrorView,
 };
 use crate::error::AppError;
-use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -33,7 +31,7 @@ fn profile_head(title: &'static str) -> impl IntoView {
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeConnection>::new();
-    let connections = Resource::new(move || revoke.version().get(), |_| list_connections());
+    let connections = Resource::new(|| (), |_| list_connections());
     let error = action_error(revoke);
     view! {
         {profile_head("Apps and Connections")}
@@ -120,7 +118,7 @@ pub fn OrgAppsTab() -> impl IntoView {
 #[component]
 fn AppsInOrg(org: String) -> impl IntoView {
     let block = ServerAction::<SetAppBlockedInOrg>::new();
-    let apps = Resource::new(move || block.version().get(), {
+    let apps = Resource::new(|| (), {
         let org = org.clone();
         move |_| list_org_app_use(org.clone())
     });
@@ -205,21 +203,10 @@ fn AppsPanel(org: String) -> impl IntoView {
     let options = Resource::new(|| (), |_| registrable_scopes());
     let set_disabled = ServerAction::<SetAppDisabled>::new();
     let delete = ServerAction::<DeleteApp>::new();
-    let apps = Resource::new(
-        move || {
-            (
-                register.version().get(),
-                rotate.version().get(),
-                update.version().get(),
-                set_disabled.version().get(),
-                delete.version().get(),
-            )
-        },
-        {
-            let org = org.clone();
-            move |_| list_my_apps(org.clone())
-        },
-    );
+    let apps = Resource::new(|| (), {
+        let org = org.clone();
+        move |_| list_my_apps(org.clone())
+    });
     let for_org = !org.is_empty();
     let row_error = Signal::derive(move || {
         action_error(rotate)
@@ -227,32 +214,6 @@ fn AppsPanel(org: String) -> impl IntoView {
             .or_else(|| action_error(set_disabled).get())
             .or_else(|| action_error(delete).get())
     });
-    let copy_dialog = NodeRef::<Dialog>::new();
-    // The new secret lives here only while the dialog is open.
-    let fresh = RwSignal::new(None::<IssuedCredentials>);
-    Effect::new(move |_| {
-        let issued = register
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .or_else(|| rotate.value().get().and_then(Result::ok));
-        if let Some(issued) = issued {
-            register.value().set(None);
-            rotate.value().set(None);
-            fresh.set(Some(issued));
-            if let Some(dialog) = copy_dialog.get() {
-                if !dialog.open() {
-                    let _ = dialog.show_modal();
-                }
-            }
-        }
-    });
-    let done = move || {
-        fresh.set(None);
-        if let Some(dialog) = copy_dialog.get() {
-            dialog.close();
-        }
-    };
     view! {
         <section class="card">
             {if for_org {
@@ -282,9 +243,6 @@ fn AppsPanel(org: String) -> impl IntoView {
             </Transition>
         </section>
         <RegisterForm action=register org options/>
-        <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-app-title" on:close=move |_| fresh.set(None)>
-            {move || fresh.get().map(|issued| view! { <CopyCredentials issued on_done=done/> })}
-        </dialog>
     }
 }
 
@@ -546,32 +504,5 @@ fn RegisterForm(
                 <button type="submit" class="btn btn-primary">"Register application"</button>
             </ActionForm>
         </section>
-    }
-}
-
-#[component]
-fn CopyCredentials(
-    issued: IssuedCredentials,
-    on_done: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    view! {
-        <h2 id="copy-app-title">{format!("{} is ready", issued.name)}</h2>
-        <div class="field">
-            <label for="new-app-client-id">"Client ID"</label>
-            <input id="new-app-client-id" type="text" readonly value=issued.client_id.clone()/>
-        </div>
-        {match issued.client_secret.clone() {
-            Some(client_secret) => view! {
-                <p class="alert alert-warning" role="alert">
-                    <strong>"This is the only time the client secret is shown."</strong>
-                    " Copy it into the application's configuration now; Latchkey keeps only a fingerprint."
-                </p>
-                <SecretField id="new-app-secret" label="Client secret" value=client_secret/>
-            }.into_any(),
-            None => view! { <p>"A public client has no secret: it proves itself with PKCE on every authorization."</p> }.into_any(),
-        }}
-        <div class="dialog-actions">
-            <button type="button" class="btn btn-primary" on:click=move |_| on_done()>"Done"</button>
-        </div>
     }
 }

@@ -83,12 +83,9 @@ pub fn GroupMembersTab() -> impl IntoView {
             (
                 org_slug.get(),
                 group_slug.get(),
-                add.version().get(),
-                set_role.version().get(),
-                remove.version().get(),
             )
         },
-        |(org, group, ..)| list_group_members(org, group),
+        |(org, group)| list_group_members(org, group),
     );
     let add_error = action_error(add);
     let row_error = Signal::derive(move || {

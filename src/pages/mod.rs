@@ -13,6 +13,7 @@ pub mod not_found;
 pub mod org;
 pub mod people;
 pub mod profile;
+pub mod secret;
 pub mod setup;
 pub mod sign_in;
 pub mod tokens;

@@ -1,7 +1,7 @@
 //! Organization page: Members and Groups tabs, and for admins Access Tokens,
 //! Audit and Settings.
 
-use super::people::{invitation_rows, InvitationDialog};
+use super::people::invitation_rows;
 use super::tokens::TokensPanel;
 use super::{param, Loaded};
 use crate::components::{
@@ -15,7 +15,6 @@ use crate::orgs::api::{
 };
 use crate::orgs::{audit_action_label, AuditPage, Member, OrgView};
 use crate::people::api::{list_org_invitations, InviteToOrg, WithdrawOrgInvitation};
-use crate::people::IssuedInvitation;
 use crate::tokens::api::{list_token_requests, DecideTokenRequest};
 use crate::tokens::TokenScope;
 use leptos::prelude::*;
@@ -153,15 +152,8 @@ pub fn OrgMembersTab() -> impl IntoView {
     let set_role = ServerAction::<SetOrgMemberRole>::new();
     let remove = ServerAction::<RemoveOrgMember>::new();
     let members = Resource::new(
-        move || {
-            (
-                slug.get(),
-                add.version().get(),
-                set_role.version().get(),
-                remove.version().get(),
-            )
-        },
-        |(slug, ..)| list_org_members(slug),
+        move || slug.get(),
+        list_org_members,
     );
     let add_error = action_error(add);
     let row_error = Signal::derive(move || {
@@ -173,8 +165,8 @@ pub fn OrgMembersTab() -> impl IntoView {
     let withdraw = ServerAction::<WithdrawOrgInvitation>::new();
     // Asked only of admins, so a member's page makes no refused request.
     let invitations = Resource::new(
-        move || (slug.get(), invite.version().get(), withdraw.version().get()),
-        |(slug, ..)| async move {
+        move || slug.get(),
+        |slug| async move {
             match get_org(slug.clone()).await {
                 Ok(org) if org.is_admin() => list_org_invitations(slug).await.map(Some),
                 _ => Ok(None),
@@ -183,13 +175,6 @@ pub fn OrgMembersTab() -> impl IntoView {
     );
     let invite_error = action_error(invite);
     let withdraw_error = action_error(withdraw);
-    let fresh = RwSignal::new(None::<IssuedInvitation>);
-    Effect::new(move |_| {
-        if let Some(issued) = invite.value().get().and_then(Result::ok) {
-            invite.value().set(None);
-            fresh.set(Some(issued));
-        }
-    });
     view! {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
@@ -287,7 +272,6 @@ pub fn OrgMembersTab() -> impl IntoView {
                 }.into_any()
             })}
         </Transition>
-        <InvitationDialog fresh/>
     }
 }
 
@@ -298,8 +282,8 @@ pub fn OrgGroupsTab() -> impl IntoView {
     let create = ServerAction::<CreateGroup>::new();
     let delete = ServerAction::<DeleteGroup>::new();
     let groups = Resource::new(
-        move || (slug.get(), create.version().get(), delete.version().get()),
-        |(slug, ..)| list_groups(slug),
+        move || slug.get(),
+        list_groups,
     );
     let create_error = action_error(create);
     let delete_error = action_error(delete);
@@ -404,7 +388,7 @@ pub fn OrgTokensTab() -> impl IntoView {
 #[component]
 fn TokenRequests(org: String) -> impl IntoView {
     let decide = ServerAction::<DecideTokenRequest>::new();
-    let requests = Resource::new(move || decide.version().get(), {
+    let requests = Resource::new(|| (), {
         let org = org.clone();
         move |_| list_token_requests(org.clone())
     });
@@ -615,7 +599,7 @@ pub fn OrgSettingsTab() -> impl IntoView {
 #[component]
 fn TokenSettings(org: String) -> impl IntoView {
     let update = ServerAction::<UpdateOrgSettings>::new();
-    let settings = Resource::new(move || update.version().get(), {
+    let settings = Resource::new(|| (), {
         let org = org.clone();
         move |_| get_org_settings(org.clone())
     });

@@ -1,49 +1,9 @@
-//! Pieces shared by the pages that invite people: the one-time link dialog
-//! and the list of invitations not yet accepted.
+//! Pieces shared by the pages that invite people: the list of invitations
+//! not yet accepted.
 
-use crate::components::{format_datetime, SecretField};
-use crate::people::{IssuedInvitation, PendingInvitation};
-use leptos::html::Dialog;
+use crate::components::format_datetime;
+use crate::people::PendingInvitation;
 use leptos::prelude::*;
-
-/// Opens a dialog with `fresh`'s link whenever it is set; the link lives only
-/// while the dialog is open.
-#[component]
-pub fn InvitationDialog(fresh: RwSignal<Option<IssuedInvitation>>) -> impl IntoView {
-    let dialog = NodeRef::<Dialog>::new();
-    Effect::new(move |_| {
-        if fresh.with(Option::is_some) {
-            if let Some(dialog) = dialog.get() {
-                if !dialog.open() {
-                    let _ = dialog.show_modal();
-                }
-            }
-        }
-    });
-    let done = move |_| {
-        fresh.set(None);
-        if let Some(dialog) = dialog.get() {
-            dialog.close();
-        }
-    };
-    view! {
-        <dialog node_ref=dialog class="dialog" aria-labelledby="invitation-title" on:close=move |_| fresh.set(None)>
-            {move || fresh.get().map(|issued| view! {
-                <h2 id="invitation-title">{format!("Send this link to {}", issued.email)}</h2>
-                <p class="alert alert-warning" role="alert">
-                    <strong>"This is the only time the link is shown."</strong>
-                    " Whoever opens it can make the account, once, until "
-                    {format_datetime(issued.expires_at)}
-                    ". Send it privately; Latchkey keeps only a fingerprint."
-                </p>
-                <SecretField id="new-invitation-link" label="Invitation link" value=issued.link.clone()/>
-                <div class="dialog-actions">
-                    <button type="button" class="btn btn-primary" on:click=done>"Done"</button>
-                </div>
-            })}
-        </dialog>
-    }
-}
 
 /// Pending invitations as table rows; `withdraw` makes each row's form.
 pub fn invitation_rows(

@@ -5,11 +5,10 @@ use crate::account::api::{
     get_two_factor, list_my_sessions, BeginTwoFactor, ChangeDisplayName, ChangeEmail,
     ChangePassword, ConfirmTwoFactor, DisableTwoFactor, EndOtherSessions, EndSession,
 };
-use crate::account::{RecoveryCodes, SessionView, TwoFactorStatus};
+use crate::account::{SessionView, TwoFactorStatus};
 use crate::components::{
     action_error, format_datetime, loading, ErrorView, Field, FormAlert, Saved, Tab, Tabs,
 };
-use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -56,18 +55,6 @@ fn AccountForms() -> impl IntoView {
     let name_error = action_error(name);
     let email_error = action_error(email);
     let password_error = action_error(password);
-    let auth = expect_context::<crate::app::Auth>();
-    // Each value is read every time, so all three stay tracked.
-    Effect::new(move |_| {
-        let saved = [
-            name.value().with(|v| matches!(v, Some(Ok(_)))),
-            email.value().with(|v| matches!(v, Some(Ok(_)))),
-            password.value().with(|v| matches!(v, Some(Ok(_)))),
-        ];
-        if saved.contains(&true) {
-            auth.changed.update(|n| *n += 1);
-        }
-    });
     with_user(move |user| {
         view! {
             <section class="card">
@@ -116,17 +103,7 @@ fn AccountForms() -> impl IntoView {
 fn Sessions() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
-    let auth = expect_context::<crate::app::Auth>();
-    let sessions = Resource::new(
-        move || {
-            (
-                end.version().get(),
-                end_others.version().get(),
-                auth.changed.get(),
-            )
-        },
-        |_| list_my_sessions(),
-    );
+    let sessions = Resource::new(|| (), |_| list_my_sessions());
     let error = Signal::derive(move || {
         action_error(end)
             .get()
@@ -200,39 +177,10 @@ fn TwoFactor() -> impl IntoView {
     let begin = ServerAction::<BeginTwoFactor>::new();
     let confirm = ServerAction::<ConfirmTwoFactor>::new();
     let disable = ServerAction::<DisableTwoFactor>::new();
-    let status = Resource::new(
-        move || {
-            (
-                begin.version().get(),
-                confirm.version().get(),
-                disable.version().get(),
-            )
-        },
-        |_| get_two_factor(),
-    );
+    let status = Resource::new(|| (), |_| get_two_factor());
     let begin_error = action_error(begin);
     let confirm_error = action_error(confirm);
     let disable_error = action_error(disable);
-    // The recovery codes live here only while their dialog is open.
-    let fresh = RwSignal::new(None::<RecoveryCodes>);
-    let dialog = NodeRef::<Dialog>::new();
-    Effect::new(move |_| {
-        if let Some(codes) = confirm.value().get().and_then(Result::ok) {
-            confirm.value().set(None);
-            fresh.set(Some(codes));
-            if let Some(dialog) = dialog.get() {
-                if !dialog.open() {
-                    let _ = dialog.show_modal();
-                }
-            }
-        }
-    });
-    let done = move |_| {
-        fresh.set(None);
-        if let Some(dialog) = dialog.get() {
-            dialog.close();
-        }
-    };
     view! {
         <section class="card" id="two-factor">
             <h2>"Two-factor sign-in"</h2>
@@ -277,21 +225,6 @@ fn TwoFactor() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <dialog node_ref=dialog class="dialog" aria-labelledby="recovery-title" on:close=move |_| fresh.set(None)>
-            {move || fresh.get().map(|codes| view! {
-                <h2 id="recovery-title">"Two-factor sign-in is on"</h2>
-                <p class="alert alert-warning" role="alert">
-                    <strong>"Save these recovery codes now: this is the only time they are shown."</strong>
-                    " Each one signs you in once if you lose your device."
-                </p>
-                <ul class="recovery-codes" aria-label="Recovery codes">
-                    {codes.codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
-                </ul>
-                <div class="dialog-actions">
-                    <button type="button" class="btn btn-primary" on:click=done>"Done, I have saved them"</button>
-                </div>
-            })}
-        </dialog>
     }
 }
 

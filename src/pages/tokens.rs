@@ -7,7 +7,7 @@ use super::with_user;
 use crate::access::IDENTITY_READ;
 use crate::components::{
     action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
-    Field, FormAlert, SecretField, TabErrorView,
+    DialogCancel, DialogLink, Field, FormAlert, TabErrorView,
 };
 use crate::domain::{ExpiryChoice, Role};
 use crate::error::AppError;
@@ -17,9 +17,8 @@ use crate::tokens::api::{
     list_token_activity, list_tokens, CreateToken, DeleteToken, RevokeAllTokens, SetTokenEnabled,
 };
 use crate::tokens::{
-    relative_time, ApprovalState, CreatedToken, TokenList, TokenScope, TokenStatus, TokenSummary,
+    relative_time, ApprovalState, TokenList, TokenScope, TokenStatus, TokenSummary,
 };
-use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -102,20 +101,12 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
     let set_enabled = ServerAction::<SetTokenEnabled>::new();
     let delete = ServerAction::<DeleteToken>::new();
     let revoke_all = ServerAction::<RevokeAllTokens>::new();
-    let changes = move || {
-        (
-            create.version().get(),
-            set_enabled.version().get(),
-            delete.version().get(),
-            revoke_all.version().get(),
-        )
-    };
     let (org, group) = (scope.org_field(), scope.group_field());
-    let tokens = Resource::new(changes, {
+    let tokens = Resource::new(|| (), {
         let (org, group) = (org.clone(), group.clone());
         move |_| list_tokens(org.clone(), group.clone())
     });
-    let activity = Resource::new(changes, move |_| {
+    let activity = Resource::new(|| (), move |_| {
         list_token_activity(org.clone(), group.clone())
     });
     let page = scope.page();
@@ -125,41 +116,6 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
             .or_else(|| action_error(delete).get())
             .or_else(|| action_error(revoke_all).get())
     });
-
-    let create_dialog = NodeRef::<Dialog>::new();
-    let copy_dialog = NodeRef::<Dialog>::new();
-    // The new secret lives here only while the copy dialog is open.
-    let fresh = RwSignal::new(None::<CreatedToken>);
-    Effect::new(move |_| {
-        if let Some(Ok(created)) = create.value().get() {
-            if let Some(dialog) = create_dialog.get() {
-                dialog.close();
-            }
-            // Keep one copy only, and drop it when the dialog closes.
-            create.value().set(None);
-            fresh.set(Some(created));
-            if let Some(dialog) = copy_dialog.get() {
-                if !dialog.open() {
-                    let _ = dialog.show_modal();
-                }
-            }
-        }
-    });
-    let forget_secret = move || {
-        fresh.set(None);
-        if let Some(dialog) = copy_dialog.get() {
-            dialog.close();
-        }
-    };
-    let open_create = move |ev: leptos::ev::MouseEvent| {
-        if let Some(dialog) = create_dialog.get() {
-            ev.prevent_default();
-            if dialog.open() {
-                dialog.close();
-            }
-            let _ = dialog.show_modal();
-        }
-    };
 
     let table_scope = scope.clone();
     view! {
@@ -188,9 +144,8 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
                             <div class="card-head">
                                 <h2>{words.title}</h2>
                                 {(!turned_off).then(|| view! {
-                                    <a class="btn btn-primary" href=format!("{page}?new#create-token") on:click=open_create>
-                                        "Create a new access token"
-                                    </a>
+                                    <DialogLink dialog="create-token".to_string() href=format!("{page}?new#create-token")
+                                        class="btn btn-primary".to_string() label="Create a new access token".to_string()/>
                                 })}
                             </div>
                             <p class="muted">{words.intro}</p>
@@ -227,11 +182,7 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
             }}
         </Transition>
 
-        <CreateTokenDialog action=create scope=scope.clone() tokens node_ref=create_dialog/>
-
-        <dialog node_ref=copy_dialog class="dialog" aria-labelledby="copy-token-title" on:close=move |_| fresh.set(None)>
-            {move || fresh.get().map(|created| view! { <CopySecret created on_done=forget_secret/> })}
-        </dialog>
+        <CreateTokenDialog action=create scope=scope.clone() tokens/>
 
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -454,15 +405,13 @@ fn CreateTokenDialog(
     scope: TokenScope,
     /// The list, which carries the expiry rules for new tokens here.
     tokens: Resource<Result<TokenList, AppError>>,
-    node_ref: NodeRef<Dialog>,
 ) -> impl IntoView {
     let query = use_query_map();
     let error = action_error(action);
-    // Without JavaScript the dialog is a page state: ?new opens it, and a
-    // failed post comes back to that address with its error. Read once: with
-    // JavaScript, showModal() and close() drive it, and toggling the attribute
-    // under a modal dialog would leave the page inert.
-    let open_without_script =
+    // The dialog is a page state: ?new opens it, and a failed post comes
+    // back to that address with its error. Once the page is live,
+    // `DialogLink` opens it as a modal instead.
+    let open_as_page =
         query.read_untracked().get("new").is_some() || error.get_untracked().is_some();
     let page = scope.page();
     let admin_ticked = error
@@ -481,14 +430,8 @@ fn CreateTokenDialog(
             .unwrap_or_else(|| "30d".into())
     };
     let expiry_message = move || error.get().and_then(|e| e.field_message("expiry"));
-    let close = move |ev: leptos::ev::MouseEvent| {
-        if let Some(dialog) = node_ref.get() {
-            ev.prevent_default();
-            dialog.close();
-        }
-    };
     view! {
-        <dialog node_ref=node_ref id="create-token" class="dialog" aria-labelledby="create-token-title" open=open_without_script>
+        <dialog id="create-token" class="dialog" aria-labelledby="create-token-title" open=open_as_page>
             <h2 id="create-token-title">"Create a new access token"</h2>
             <ActionForm action>
                 {scope_fields(&scope)}
@@ -531,7 +474,7 @@ fn CreateTokenDialog(
                 })}
                 <GrantFields scope=scope.clone() error/>
                 <div class="dialog-actions">
-                    <a class="btn" href=page on:click=close>"Cancel"</a>
+                    <DialogCancel dialog="create-token".to_string() href=page/>
                     <button type="submit" class="btn btn-primary">"Create token"</button>
                 </div>
             </ActionForm>
@@ -638,28 +581,6 @@ fn GrantFields(scope: TokenScope, error: Signal<Option<AppError>>) -> impl IntoV
                 aria-invalid=move || message("allowed_ips")().is_some().then_some("true")>{typed_ips}</textarea>
             <p class="field-hint" id="token-allowed-ips-hint">"Optional: up to 10 IPv4 or IPv6 addresses or networks, such as 203.0.113.7 or 10.0.0.0/8. From anywhere else the token is refused. Empty: any address."</p>
             <p class="field-error" id="token-allowed-ips-error" role="alert">{message("allowed_ips")}</p>
-        </div>
-    }
-}
-
-#[component]
-fn CopySecret(
-    created: CreatedToken,
-    on_done: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    view! {
-        <h2 id="copy-token-title">"Copy your new access token"</h2>
-        <p>"The token \u{201c}" {created.token.name.clone()} "\u{201d} is ready."</p>
-        <p class="alert alert-warning" role="alert">
-            <strong>"This is the only time it is shown."</strong>
-            " Copy it now and store it safely; Latchkey keeps only a fingerprint and cannot show it again."
-        </p>
-        {created.duplicate_name.then(|| view! {
-            <p class="alert alert-warning">"You already had a token with this name. Distinct names help you tell tokens apart later."</p>
-        })}
-        <SecretField id="new-token-secret" label="Access token" value=created.secret.clone()/>
-        <div class="dialog-actions">
-            <button type="button" class="btn btn-primary" on:click=move |_| on_done()>"Done, I have copied it"</button>
         </div>
     }
 }

@@ -10,6 +10,9 @@
 //! it in a short-lived cookie signed with a key of this deployment, and a page
 //! request shows only an error from a valid cookie — once. Addresses that
 //! carry error parameters are redirected to themselves without them.
+//!
+//! A form that went through is carried the same way, with no error, so the
+//! page after the redirect can say so once ("Settings saved.").
 
 use super::security::request_cookie;
 use super::state::AppState;
@@ -27,6 +30,11 @@ const COOKIE: &str = "latchkey_form_error";
 const LIFETIME_SECS: i64 = 60;
 const PATH_PARAM: &str = "__path";
 const ERROR_PARAM: &str = "__err";
+
+/// Which server function's plain form post went through just before this
+/// page load; in the request's extensions for the page to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormDone(pub String);
 
 /// The key that signs form-error cookies, shared by every instance on one
 /// database.
@@ -121,6 +129,14 @@ pub async fn carry_form_errors(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
+    let plain_form_post = request.method() == Method::POST
+        && request.uri().path().starts_with("/rpc/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    let posted_to = plain_form_post.then(|| request.uri().path().to_string());
     let mut consumed = false;
     if page_load {
         let uri = request.uri().clone();
@@ -138,21 +154,27 @@ pub async fn carry_form_errors(
         }
         if let Some(value) = request_cookie(request.headers(), COOKIE) {
             consumed = true;
-            if let Some((path, error)) = key.open(value, now) {
-                // Handed to the page through the one channel Leptos reads,
-                // for this render only.
-                let query = [
-                    kept.as_str(),
-                    &format!("{PATH_PARAM}={path}&{ERROR_PARAM}={error}"),
-                ]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("&");
-                if let Ok(rewritten) = Uri::try_from(with_query(uri.path(), &query)) {
-                    *request.uri_mut() = rewritten;
+            match key.open(value, now) {
+                Some((path, error)) if error.is_empty() => {
+                    request.extensions_mut().insert(FormDone(path));
                 }
+                Some((path, error)) => {
+                    // Handed to the page through the one channel Leptos reads,
+                    // for this render only.
+                    let query = [
+                        kept.as_str(),
+                        &format!("{PATH_PARAM}={path}&{ERROR_PARAM}={error}"),
+                    ]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("&");
+                    if let Ok(rewritten) = Uri::try_from(with_query(uri.path(), &query)) {
+                        *request.uri_mut() = rewritten;
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -174,6 +196,13 @@ pub async fn carry_form_errors(
                 }
                 if let Some(cookie) = set_cookie(&sealed, LIFETIME_SECS, secure) {
                     headers.append(header::SET_COOKIE, cookie);
+                }
+                return response;
+            }
+            if let Some(path) = posted_to {
+                let sealed = key.seal(&path, "", now);
+                if let Some(cookie) = set_cookie(&sealed, LIFETIME_SECS, secure) {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
                 return response;
             }

@@ -244,12 +244,18 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(metrics::serve))
-        .route(token_page::SHOW_PATH, get(token_page::show_once))
         .route(
             "/.well-known/oauth-authorization-server",
             get(apps_rest::metadata).layer(oauth_cors()),
         );
+    // The secret page is one of the app's pages, but only its own handler,
+    // which claims the one showing, may render it.
+    let routes = routes
+        .into_iter()
+        .filter(|route| route.path() != token_page::SHOW_PATH)
+        .collect();
     let pages = Router::new()
+        .route(token_page::SHOW_PATH, get(token_page::show_once))
         .leptos_routes(&state, routes, {
             let options = leptos_options.clone();
             move || shell(options.clone())

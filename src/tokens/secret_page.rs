@@ -1,9 +1,9 @@
-//! The one-time secret page for browsers without JavaScript.
+//! The one-time secret page.
 //!
-//! With JavaScript, creating a token returns JSON and the copy dialog shows the
-//! secret from memory. A plain form post to the same server function would be
-//! answered with a redirect, losing the secret. This middleware turns that one
-//! success into post/redirect/get: the answer is a `303` to `/tokens/new`,
+//! Forms that mint a secret (a token, an application's credentials, an
+//! invitation link, recovery codes) are plain form posts, and Leptos answers
+//! a successful one with a redirect back, which would lose the secret. This
+//! middleware turns that one success into post/redirect/get: the answer is a `303` to `/tokens/new`,
 //! carrying the new token in a cookie that is encrypted with a key of this
 //! deployment (the browser, which is about to see the secret anyway, holds
 //! only ciphertext), scoped to that one path and gone within two minutes. The
@@ -11,18 +11,16 @@
 //! request, on whichever instance, so a reload (or a replayed cookie) shows
 //! "already shown" and never mints or reveals anything again.
 
-use crate::account::RecoveryCodes;
-use crate::apps::IssuedCredentials;
-use crate::people::IssuedInvitation;
-use crate::server::html::{escape, page};
+use crate::app::shell;
+use crate::pages::secret::{ShownSecret as Secret, SHOWN_SECRET_PATH};
 use crate::server::security::request_cookie;
 use crate::server::state::AppState;
-use crate::tokens::CreatedToken;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use leptos::prelude::provide_context;
 use serde::{Deserialize, Serialize};
 
 /// The server functions whose answer carries a secret shown once.
@@ -30,8 +28,8 @@ const CREATE_PATH: &str = "/rpc/create_token";
 const APP_SECRET_PATHS: [&str; 2] = ["/rpc/register_app", "/rpc/rotate_app_secret"];
 const INVITATION_PATHS: [&str; 2] = ["/rpc/invite_person", "/rpc/invite_to_org"];
 const RECOVERY_CODES_PATH: &str = "/rpc/confirm_two_factor";
-/// Where the script-free secret page lives.
-pub const SHOW_PATH: &str = "/tokens/new";
+/// Where the secret page lives.
+pub const SHOW_PATH: &str = SHOWN_SECRET_PATH;
 const COOKIE: &str = "latchkey_new_token";
 const LIFETIME_SECS: i64 = 120;
 
@@ -41,16 +39,6 @@ struct Pending {
     ticket: String,
     expires_at: i64,
     created: Secret,
-}
-
-/// The secret to show: a new token's, an OAuth application's credentials, or
-/// an invitation link.
-#[derive(Serialize, Deserialize)]
-enum Secret {
-    Token(Box<CreatedToken>),
-    App(IssuedCredentials),
-    Invitation(IssuedInvitation),
-    RecoveryCodes(RecoveryCodes),
 }
 
 /// Which secret a server function's answer carries, if it is one of them.
@@ -152,13 +140,15 @@ pub async fn show_new_token_without_js(
     Response::from_parts(parts, Body::empty())
 }
 
-/// `GET /tokens/new`: the secret of the token just created, once.
-pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /tokens/new`: the secret just created, once. The page is the app's
+/// own, rendered with the secret in its context; only the first request for
+/// a ticket, on whichever instance, gets it.
+pub async fn show_once(State(state): State<AppState>, request: Request) -> Response {
     let now = crate::server::db::now();
-    let pending = request_cookie(&headers, COOKIE)
+    let pending = request_cookie(request.headers(), COOKIE)
         .and_then(|value| state.new_token_key.open(value))
         .filter(|pending: &Pending| pending.expires_at > now);
-    let first_showing = match &pending {
+    let shown = match pending {
         Some(pending) => {
             let claimed = sqlx::query(
                 "INSERT INTO shown_secrets (ticket, expires_at) VALUES ($1, $2) \
@@ -169,44 +159,34 @@ pub async fn show_once(State(state): State<AppState>, headers: HeaderMap) -> Res
             .execute(&state.db.pool)
             .await;
             match claimed {
-                Ok(done) => done.rows_affected() == 1,
+                Ok(done) if done.rows_affected() == 1 => Some(pending.created),
+                Ok(_) => None,
                 Err(err) => {
                     tracing::error!(error = %err, "could not claim a new-token ticket");
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
             }
         }
-        None => false,
+        None => None,
     };
-    let html = match (&pending, first_showing) {
-        (Some(pending), true) => match &pending.created {
-            Secret::Token(created) => render(created),
-            Secret::App(issued) => render_app(issued),
-            Secret::Invitation(issued) => render_invitation(issued),
-            Secret::RecoveryCodes(codes) => render_recovery_codes(codes),
+    let options = state.leptos_options.clone();
+    let render = leptos_axum::render_app_async_with_context(
+        {
+            let options = options.clone();
+            move || {
+                provide_context(options.clone());
+                if let Some(secret) = shown.clone() {
+                    provide_context(secret);
+                }
+            }
         },
-        _ => render_gone(),
-    };
-    (
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'"),
-            ),
-            (
-                header::SET_COOKIE,
-                cookie("", 0, state.config.secure_cookies),
-            ),
-        ],
-        html,
-    )
-        .into_response()
+        move || shell(options.clone()),
+    );
+    let mut response = render(request).await.into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie("", 0, state.config.secure_cookies));
+    response
 }
 
 /// Forgets tickets whose cookies have expired anyway.
@@ -216,113 +196,4 @@ pub async fn prune_shown(db: &crate::server::db::Db) -> Result<(), sqlx::Error> 
         .execute(&db.pool)
         .await?;
     Ok(())
-}
-
-fn render_gone() -> String {
-    page(
-        "Already shown",
-        r#"<section class="card narrow" aria-labelledby="gone-title">
-<h1 id="gone-title">This token was already shown</h1>
-<p>A new token's secret is shown once, right after it is created, and Latchkey keeps only a fingerprint of it. If you did not copy it, delete that token and create a new one.</p>
-<p><a class="btn btn-primary" href="/profile/tokens">Your access tokens</a></p>
-</section>"#,
-    )
-}
-
-fn render(created: &CreatedToken) -> String {
-    let name = escape(&created.token.name);
-    let duplicate = if created.duplicate_name {
-        "<p class=\"alert alert-warning\">You already had a token with this name. Give tokens distinct names to tell them apart later.</p>"
-    } else {
-        ""
-    };
-    page(
-        "Your new access token",
-        &format!(
-            r#"<section class="card narrow" aria-labelledby="new-token-title">
-<h1 id="new-token-title">Copy your new access token</h1>
-<p>The token “{name}” is ready.</p>
-<p class="alert alert-warning" role="alert"><strong>This is the only time it is shown.</strong> Copy it now and store it safely; Latchkey keeps only a fingerprint and cannot show it again.</p>
-<div class="field">
-<label for="new-token-secret">Access token</label>
-<input id="new-token-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{secret}">
-</div>
-{duplicate}
-<p><a class="btn btn-primary" href="{back}">Done, I have copied it</a></p>
-</section>"#,
-            secret = escape(&created.secret),
-            back = escape(&created.scope.page()),
-        ),
-    )
-}
-
-fn render_app(issued: &IssuedCredentials) -> String {
-    let secret = match &issued.client_secret {
-        Some(secret) => format!(
-            r#"<p class="alert alert-warning" role="alert"><strong>This is the only time the client secret is shown.</strong> Copy it into the application's configuration now; Latchkey keeps only a fingerprint.</p>
-<div class="field">
-<label for="new-app-secret">Client secret</label>
-<input id="new-app-secret" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{}">
-</div>"#,
-            escape(secret)
-        ),
-        None => "<p>A public client has no secret: it proves itself with PKCE on every authorization.</p>".to_string(),
-    };
-    page(
-        "Your application's credentials",
-        &format!(
-            r#"<section class="card narrow" aria-labelledby="new-app-title">
-<h1 id="new-app-title">{name} is ready</h1>
-<div class="field">
-<label for="new-app-client-id">Client ID</label>
-<input id="new-app-client-id" type="text" readonly value="{client_id}">
-</div>
-{secret}
-<p><a class="btn btn-primary" href="{back}">Done</a></p>
-</section>"#,
-            back = escape(&issued.manage_at),
-            name = escape(&issued.name),
-            client_id = escape(&issued.client_id),
-        ),
-    )
-}
-
-fn render_invitation(issued: &IssuedInvitation) -> String {
-    page(
-        "Invitation link",
-        &format!(
-            r#"<section class="card narrow" aria-labelledby="new-invitation-title">
-<h1 id="new-invitation-title">Send this link to {email}</h1>
-<p class="alert alert-warning" role="alert"><strong>This is the only time the link is shown.</strong> Whoever opens it can make the account, once, within 7 days. Send it to {email} privately; Latchkey keeps only a fingerprint.</p>
-<div class="field">
-<label for="new-invitation-link">Invitation link</label>
-<input id="new-invitation-link" class="secret" type="text" readonly autocomplete="off" spellcheck="false" value="{link}">
-</div>
-<p><a class="btn btn-primary" href="{back}">Done, I have copied it</a></p>
-</section>"#,
-            email = escape(&issued.email),
-            link = escape(&issued.link),
-            back = escape(&issued.manage_at),
-        ),
-    )
-}
-
-fn render_recovery_codes(codes: &RecoveryCodes) -> String {
-    let items: String = codes
-        .codes
-        .iter()
-        .map(|code| format!("<li><code>{}</code></li>", escape(code)))
-        .collect();
-    page(
-        "Your recovery codes",
-        &format!(
-            r#"<section class="card narrow" aria-labelledby="recovery-title">
-<h1 id="recovery-title">Two-factor sign-in is on</h1>
-<p class="alert alert-warning" role="alert"><strong>Save these recovery codes now: this is the only time they are shown.</strong> Each one signs you in once if you lose your device.</p>
-<ul class="recovery-codes" aria-label="Recovery codes">{items}</ul>
-<p><a class="btn btn-primary" href="{back}">Done, I have saved them</a></p>
-</section>"#,
-            back = escape(&codes.manage_at),
-        ),
-    )
 }

@@ -9,6 +9,7 @@ on_both_databases!(
     cross_site_posts_are_refused,
     forms_work_without_javascript_and_keep_what_was_typed,
     links_cannot_inject_form_errors,
+    a_form_that_went_through_says_so_once,
     unknown_organization_page_is_404,
     signed_in_pages_render_members_and_tabs,
 );
@@ -203,6 +204,41 @@ async fn links_cannot_inject_form_errors(app: TestApp) {
         .unwrap();
     assert!(page.contains("Sign in"), "the sign-in page");
     assert!(!page.contains("Call +1"), "forged cookie ignored");
+}
+
+/// Forms are plain posts answered with a redirect back; the page the
+/// redirect lands on says which form went through, once.
+async fn a_form_that_went_through_says_so_once(app: TestApp) {
+    let root = app.setup_admin().await;
+    let res = root
+        .post(format!("{}/rpc/change_display_name", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/profile", app.base))
+        .form(&[("display_name", "Root Renamed")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let page = app.get(&root, "/profile").await.text().await.unwrap();
+    assert!(page.contains("Root Renamed"), "the change is on the page");
+    assert!(page.contains("Name saved."), "and said");
+    assert!(
+        !page.contains("Email changed."),
+        "only for the form that was posted"
+    );
+    let again = app.get(&root, "/profile").await.text().await.unwrap();
+    assert!(!again.contains("Name saved."), "said once");
+
+    // A refused post says nothing of the kind.
+    root.post(format!("{}/rpc/change_display_name", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/profile", app.base))
+        .form(&[("display_name", "")])
+        .send()
+        .await
+        .unwrap();
+    let page = app.get(&root, "/profile").await.text().await.unwrap();
+    assert!(!page.contains("Name saved."));
 }
 
 async fn unknown_organization_page_is_404(app: TestApp) {
