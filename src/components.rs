@@ -19,28 +19,9 @@ where
     })
 }
 
-/// The error a plain (full-page) form post came back with. It is read on the
-/// server, which renders it, and travels to the browser with the page, so
-/// hydration finds what the server rendered (the browser's address does not
-/// carry it). Read it inside a Suspense.
-pub fn carried_error<S>(action: ServerAction<S>) -> Resource<Option<AppError>>
-where
-    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-{
-    let error = action_error(action);
-    Resource::new(
-        || (),
-        move |_| {
-            let error = error.get_untracked();
-            async move { error }
-        },
-    )
-}
-
 /// A labelled input whose error, if any, is shown beneath it and announced.
 /// After a failed submission the typed value comes back from the error, so the
-/// form keeps it even when the page was reloaded without JavaScript.
+/// form keeps it across the redirect back to its page.
 #[component]
 pub fn Field(
     /// Unique id on the page.
@@ -252,8 +233,8 @@ pub fn TabErrorView(error: AppError) -> impl IntoView {
     }
 }
 
-/// Sends the browser to `path`: on the server a real `303 See Other` (so a
-/// page works without JavaScript), in the browser a client-side navigation.
+/// Sends the browser to `path` with a real `303 See Other` (pages render on
+/// the server); a router redirect where there is no response to set.
 pub fn go_to(path: String) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
@@ -322,8 +303,9 @@ pub fn loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }
 }
 
-/// A Unix timestamp in one of the formats below, always in UTC so server and
-/// browser render the same text and hydration matches; empty if out of range.
+/// A Unix timestamp in one of the formats below, always in UTC (pages are
+/// rendered on the server, which cannot know the reader's zone); empty if
+/// out of range.
 fn formatted(ts: i64, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()

@@ -20,6 +20,11 @@ test('a person creates a token, copies it once, and controls it with the status 
     expect(new URL(page.url()).search).toBe('');
     await page.keyboard.press('Escape');
     await expect(dialog).toBeHidden();
+    // Cancel closes it in place as well.
+    await page.getByRole('link', { name: 'Create a new access token' }).click();
+    await dialog.getByRole('link', { name: 'Cancel' }).click();
+    await expect(dialog).toBeHidden();
+    expect(new URL(page.url()).search).toBe('');
     await page.getByRole('link', { name: 'Create a new access token' }).click();
     await expect(dialog).toBeVisible();
   } else {

@@ -22,10 +22,7 @@ pub fn OrgsAdminPage() -> impl IntoView {
 fn OrgsPanel() -> impl IntoView {
     let create = ServerAction::<CreateOrg>::new();
     let delete = ServerAction::<DeleteOrg>::new();
-    let orgs = Resource::new(
-        || (),
-        |_| list_all_orgs(),
-    );
+    let orgs = Resource::new(|| (), |_| list_all_orgs());
     let create_error = action_error(create);
     let delete_error = action_error(delete);
     view! {

@@ -20,10 +20,7 @@ pub fn ScopesAdminPage() -> impl IntoView {
 fn ScopesPanel() -> impl IntoView {
     let create = ServerAction::<CreateCustomScope>::new();
     let delete = ServerAction::<DeleteCustomScope>::new();
-    let scopes = Resource::new(
-        || (),
-        |_| list_custom_scopes(),
-    );
+    let scopes = Resource::new(|| (), |_| list_custom_scopes());
     let error = action_error(create);
     let delete_error = action_error(delete);
     view! {

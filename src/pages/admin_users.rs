@@ -54,14 +54,8 @@ fn UsersPanel() -> impl IntoView {
     let delete = ServerAction::<DeletePerson>::new();
     let invite = ServerAction::<InvitePerson>::new();
     let withdraw = ServerAction::<WithdrawInvitation>::new();
-    let people = Resource::new(
-        move || query.get(),
-        list_people,
-    );
-    let invitations = Resource::new(
-        || (),
-        |_| list_invitations(),
-    );
+    let people = Resource::new(move || query.get(), list_people);
+    let invitations = Resource::new(|| (), |_| list_invitations());
     let row_error = Signal::derive(move || {
         action_error(set_disabled)
             .get()

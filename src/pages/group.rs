@@ -79,12 +79,7 @@ pub fn GroupMembersTab() -> impl IntoView {
     let set_role = ServerAction::<SetGroupMemberRole>::new();
     let remove = ServerAction::<RemoveGroupMember>::new();
     let members = Resource::new(
-        move || {
-            (
-                org_slug.get(),
-                group_slug.get(),
-            )
-        },
+        move || (org_slug.get(), group_slug.get()),
         |(org, group)| list_group_members(org, group),
     );
     let add_error = action_error(add);
@@ -158,7 +153,7 @@ pub fn GroupMembersTab() -> impl IntoView {
 
 /// For the group's admins and the organization's; for anyone else the server
 /// functions answer 403 and the tab shows that. The panel's resources are made
-/// up front, not inside a pending Suspend, so it hydrates reliably.
+/// up front, not inside a pending Suspend, which would make them again.
 #[component]
 pub fn GroupTokensTab() -> impl IntoView {
     let scope = TokenScope::Group {

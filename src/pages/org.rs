@@ -35,8 +35,7 @@ pub fn OrgLayout() -> impl IntoView {
     let org = org_resource();
     // The tab (the Outlet) stays outside the Suspense: a Suspend re-runs when
     // what it awaits resolves, and a tab made inside it would make its
-    // resources again, shifting the ids that hydration matches them by. A
-    // visitor who is not signed in gets `Unauthenticated` here and is sent
+    // resources (and ask the server) again. A visitor who is not signed in gets `Unauthenticated` here and is sent
     // to sign in by the error view.
     view! {
         <Suspense fallback=loading>
@@ -151,10 +150,7 @@ pub fn OrgMembersTab() -> impl IntoView {
     let add = ServerAction::<AddOrgMember>::new();
     let set_role = ServerAction::<SetOrgMemberRole>::new();
     let remove = ServerAction::<RemoveOrgMember>::new();
-    let members = Resource::new(
-        move || slug.get(),
-        list_org_members,
-    );
+    let members = Resource::new(move || slug.get(), list_org_members);
     let add_error = action_error(add);
     let row_error = Signal::derive(move || {
         action_error(set_role)
@@ -281,10 +277,7 @@ pub fn OrgGroupsTab() -> impl IntoView {
     let slug = param("org");
     let create = ServerAction::<CreateGroup>::new();
     let delete = ServerAction::<DeleteGroup>::new();
-    let groups = Resource::new(
-        move || slug.get(),
-        list_groups,
-    );
+    let groups = Resource::new(move || slug.get(), list_groups);
     let create_error = action_error(create);
     let delete_error = action_error(delete);
     view! {
@@ -372,8 +365,8 @@ pub fn OrgGroupsTab() -> impl IntoView {
 }
 
 // The admin-only tabs create their resources up front (not inside a pending
-// Suspend, which does not hydrate reliably); for anyone but an admin the
-// server functions answer 403 and the tab shows that.
+// Suspend, which would make them again); for anyone but an admin the server
+// functions answer 403 and the tab shows that.
 #[component]
 pub fn OrgTokensTab() -> impl IntoView {
     let org = param("org").get_untracked();

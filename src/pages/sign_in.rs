@@ -1,7 +1,7 @@
 use crate::app::Auth;
 use crate::auth::api::{SignIn, SignInCode};
 use crate::auth::SessionInfo;
-use crate::components::{action_error, carried_error, go_to, loading, Field, FormAlert};
+use crate::components::{action_error, go_to, loading, Field, FormAlert};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -9,12 +9,11 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    // Made under <Routes>, so a failed post without JavaScript finds its error.
+    // Made under <Routes>, so a refused post finds its error.
     let action = ServerAction::<SignIn>::new();
-    let carried = carried_error(action);
-    // Where to go afterwards (an OAuth authorization request, say). That page
-    // is served outside the app, so with `next` the form is a plain post: the
-    // server's redirect is followed by the browser itself.
+    let error = action_error(action);
+    // Where to go afterwards (an OAuth authorization request, say), carried
+    // through the post.
     let next = move || {
         use_query_map()
             .read_untracked()
@@ -25,9 +24,6 @@ pub fn SignInPage() -> impl IntoView {
         <Title text="Sign in"/>
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
-                // A refused plain post (with `next`) comes back as a new page.
-                let carried = carried.await;
-                let error = Signal::derive(move || action_error(action).get().or_else(|| carried.clone()));
                 match auth.session.await {
                     Ok(SessionInfo { needs_setup: true, .. }) => go_to("/setup".into()).into_any(),
                     Ok(SessionInfo { user: Some(_), .. }) => match next() {
@@ -41,19 +37,13 @@ pub fn SignInPage() -> impl IntoView {
                             <Field id="signin-password" name="password" label="Password" kind="password" autocomplete="current-password" error/>
                             <button type="submit" class="btn btn-primary">"Sign in"</button>
                         };
-                        let form = match next() {
-                            Some(next) => view! {
-                                <form method="post" action="/rpc/sign_in">
-                                    <input type="hidden" name="next" value=next/>
-                                    {fields}
-                                </form>
-                            }.into_any(),
-                            None => view! { <ActionForm action=action>{fields}</ActionForm> }.into_any(),
-                        };
                         view! {
                             <section class="card narrow">
                                 <h1>"Sign in"</h1>
-                                {form}
+                                <ActionForm action=action>
+                                    {next().map(|next| view! { <input type="hidden" name="next" value=next/> })}
+                                    {fields}
+                                </ActionForm>
                             </section>
                         }
                         .into_any()
@@ -68,21 +58,19 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SecondFactorPage() -> impl IntoView {
     // Made under <Routes>, so a refused code comes back to this page with its
-    // error, with or without JavaScript.
+    // error.
     let action = ServerAction::<SignInCode>::new();
-    let carried = carried_error(action);
+    let error = action_error(action);
     view! {
         <Title text="Two-factor sign-in"/>
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
-                let carried = carried.await;
                 let next = use_query_map()
                     .read_untracked()
                     .get("next")
-                    .or_else(|| carried.as_ref().and_then(|e| e.echoed("next")))
+                    .or_else(|| error.get_untracked().and_then(|e| e.echoed("next")))
                     .filter(|next| crate::auth::local_path(next).is_some())
                     .unwrap_or_default();
-                let error = Signal::derive(move || carried.clone());
                 view! {
                     <section class="card narrow">
                         <h1>"Enter your code"</h1>

@@ -6,8 +6,8 @@ use super::profile::profile_tabs;
 use super::with_user;
 use crate::access::IDENTITY_READ;
 use crate::components::{
-    action_error, format_date, format_datetime, format_iso, format_timestamp, loading, ErrorView,
-    DialogCancel, DialogLink, Field, FormAlert, TabErrorView,
+    action_error, format_date, format_datetime, format_iso, format_timestamp, loading,
+    DialogCancel, DialogLink, ErrorView, Field, FormAlert, TabErrorView,
 };
 use crate::domain::{ExpiryChoice, Role};
 use crate::error::AppError;
@@ -106,9 +106,10 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
         let (org, group) = (org.clone(), group.clone());
         move |_| list_tokens(org.clone(), group.clone())
     });
-    let activity = Resource::new(|| (), move |_| {
-        list_token_activity(org.clone(), group.clone())
-    });
+    let activity = Resource::new(
+        || (),
+        move |_| list_token_activity(org.clone(), group.clone()),
+    );
     let page = scope.page();
     let row_error = Signal::derive(move || {
         action_error(set_enabled)

@@ -1,6 +1,5 @@
 //! The few pages served as plain HTML, outside the Leptos app: they must
-//! work without JavaScript and carry no app state (the one-time secret page,
-//! the OAuth consent page).
+//! work without JavaScript and carry no app state (the OAuth consent page).
 
 /// Escapes text for HTML content and double-quoted attributes.
 pub fn escape(text: &str) -> String {

@@ -243,8 +243,8 @@ pub struct TokenRequest {
     pub expires_at: Option<i64>,
 }
 
-/// A user's tokens, with the server's clock so relative times ("in 3 days")
-/// read the same on the server and in the browser.
+/// A user's tokens, with the server's clock, against which relative times
+/// ("in 3 days") are told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenList {
     pub now: i64,

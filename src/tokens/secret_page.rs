@@ -183,9 +183,10 @@ pub async fn show_once(State(state): State<AppState>, request: Request) -> Respo
         move || shell(options.clone()),
     );
     let mut response = render(request).await.into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, cookie("", 0, state.config.secure_cookies));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie("", 0, state.config.secure_cookies),
+    );
     response
 }
 
