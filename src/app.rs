@@ -2,6 +2,7 @@
 
 use crate::auth::api::{get_session, SignOut};
 use crate::auth::SessionInfo;
+use crate::components::KeepScrollPosition;
 use crate::error::AppError;
 use crate::orgs::api::list_my_orgs;
 use crate::pages::{
@@ -153,6 +154,7 @@ fn Layout() -> impl IntoView {
                 </Routes>
             </main>
         </div>
+        <KeepScrollPosition/>
     }
 }
 

@@ -435,10 +435,53 @@ pub fn DialogCancel(dialog: String, href: String) -> impl IntoView {
     view! { <a class="btn" href=href on:click=close>"Cancel"</a> }
 }
 
+/// Keeps the reader's place across a form post. Forms post and the server
+/// redirects back, so the page would come back scrolled to the top, away
+/// from the row just changed or the error beside a field: the position is
+/// noted when a form is sent and restored when the same page comes back.
+#[island]
+pub fn KeepScrollPosition() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    browser::keep_scroll_position();
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
+
+    const SCROLL_KEY: &str = "latchkey-scroll";
+
+    fn here() -> String {
+        let location = window().location();
+        format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        )
+    }
+
+    pub fn keep_scroll_position() {
+        let Ok(Some(storage)) = window().session_storage() else {
+            return;
+        };
+        if let Ok(Some(saved)) = storage.get_item(SCROLL_KEY) {
+            let _ = storage.remove_item(SCROLL_KEY);
+            let y = saved
+                .rsplit_once(' ')
+                .filter(|(page, _)| *page == here())
+                .and_then(|(_, y)| y.parse::<f64>().ok());
+            if let Some(y) = y {
+                window().scroll_to_with_x_and_y(0.0, y);
+            }
+        }
+        // For the page's lifetime: nothing to remove it for.
+        let _listener = window_event_listener(leptos::ev::submit, move |_| {
+            if let Ok(y) = window().scroll_y() {
+                let _ = storage.set_item(SCROLL_KEY, &format!("{} {y}", here()));
+            }
+        });
+    }
 
     pub fn dialog(id: &str) -> Option<web_sys::HtmlDialogElement> {
         document().get_element_by_id(id)?.dyn_into().ok()

@@ -1,5 +1,5 @@
 import { expect } from '@playwright/test';
-import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, signIn, test } from './helpers';
+import { checkA11y, createUser, hydrated, jsEnabled, open, PASSWORD, rpc, signIn, test } from './helpers';
 
 test('a person creates a token, copies it once, and controls it with the status buttons', async ({ page, context, request }, info) => {
   const run = info.project.name;
@@ -103,4 +103,26 @@ test('a person creates a token, copies it once, and controls it with the status 
   expect((await whoami()).status()).toBe(401);
   await expect(page.getByText(`Deleted “deploy ${run}”`)).toBeVisible();
   expect(await page.content()).not.toContain(secret);
+});
+
+test('a status button brings the page back where the person was', async ({ page }, info) => {
+  test.skip(!jsEnabled(info), 'the place is kept by an island');
+  const run = info.project.name;
+  const email = `scroll-${run}@example.com`;
+  createUser(email, `Scroll user ${run}`);
+  await signIn(page, info, email, PASSWORD);
+  await rpc(page, 'create_token', { name: `far down ${run}`, expiry: '30d', 'scopes[]': 'identity:read' });
+  await page.setViewportSize({ width: 390, height: 480 });
+  await open(page, '/profile/tokens', info);
+  const revoke = page.getByRole('row', { name: new RegExp(`far down ${run}`) }).getByRole('button', { name: /^Revoke/ });
+  await revoke.scrollIntoViewIfNeeded();
+  const before = await page.evaluate(() => window.scrollY);
+  expect(before).toBeGreaterThan(100);
+  await revoke.click();
+  await expect(page.getByRole('row', { name: new RegExp(`far down ${run}`) }).getByText('Revoked', { exact: true })).toBeAttached();
+  await hydrated(page, info);
+  await expect.poll(() => page.evaluate(() => window.scrollY)).toBeGreaterThan(before - 100);
+  // Only the page the form came back to: another page opens at the top.
+  await open(page, '/profile', info);
+  expect(await page.evaluate(() => window.scrollY)).toBe(0);
 });

@@ -120,6 +120,10 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
 
     let table_scope = scope.clone();
     view! {
+        // First, so that as a page state (`?new`, or a refused post coming
+        // back) the form and its errors are what the page opens on.
+        <CreateTokenDialog action=create scope=scope.clone() tokens/>
+
         // One message and nothing else for someone who may not see these
         // tokens; the list, the create button and the activity otherwise.
         <Transition fallback=loading>
@@ -183,7 +187,6 @@ pub fn TokensPanel(scope: TokenScope) -> impl IntoView {
             }}
         </Transition>
 
-        <CreateTokenDialog action=create scope=scope.clone() tokens/>
 
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

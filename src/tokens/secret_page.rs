@@ -170,10 +170,14 @@ pub async fn show_once(State(state): State<AppState>, request: Request) -> Respo
         None => None,
     };
     let options = state.leptos_options.clone();
+    let secure_cookies = state.config.secure_cookies;
     let render = leptos_axum::render_app_async_with_context(
         {
             let options = options.clone();
+            // What `leptos_routes` gives every page: the layout reads the
+            // session through the app's state.
             move || {
+                provide_context(state.clone());
                 provide_context(options.clone());
                 if let Some(secret) = shown.clone() {
                     provide_context(secret);
@@ -183,10 +187,9 @@ pub async fn show_once(State(state): State<AppState>, request: Request) -> Respo
         move || shell(options.clone()),
     );
     let mut response = render(request).await.into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie("", 0, state.config.secure_cookies),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie("", 0, secure_cookies));
     response
 }
 

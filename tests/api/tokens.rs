@@ -634,6 +634,10 @@ async fn a_new_secret_is_shown_once_on_its_own_page(app: TestApp) {
     let secret = &page[secret_start..secret_start + 42];
     assert!(secret.ends_with(&hint[hint.len() - 4..]));
     assert!(page.contains("This is the only time it is shown."));
+    assert!(
+        page.contains("Sign out"),
+        "one of the app's pages, for the person signed in"
+    );
     assert_eq!(
         page.matches(secret).count(),
         1,
