@@ -470,14 +470,17 @@ mod browser {
             let y = saved
                 .rsplit_once(' ')
                 .filter(|(page, _)| *page == here())
-                .and_then(|(_, y)| y.parse::<f64>().ok());
+                .and_then(|(_, y)| y.parse::<i32>().ok());
             if let Some(y) = y {
-                window().scroll_to_with_x_and_y(0.0, y);
+                window().scroll_to_with_x_and_y(0.0, f64::from(y));
             }
         }
         // For the page's lifetime: nothing to remove it for.
         let _listener = window_event_listener(leptos::ev::submit, move |_| {
+            // Whole pixels: formatting floats would cost the bundle more
+            // than the position gains.
             if let Ok(y) = window().scroll_y() {
+                let y = y.round() as i32;
                 let _ = storage.set_item(SCROLL_KEY, &format!("{} {y}", here()));
             }
         });
