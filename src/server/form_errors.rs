@@ -121,22 +121,19 @@ pub async fn carry_form_errors(
     let now = super::db::now();
     let secure = state.config.secure_cookies;
     let key = &state.form_error_key;
+    // A browser navigating: a page load, or a plain form post.
+    let wants_page = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     // Page loads only: a script or stylesheet fetched meanwhile must not
     // take the error meant for the page.
-    let page_load = request.method() == Method::GET
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-    let plain_form_post = request.method() == Method::POST
-        && request.uri().path().starts_with("/rpc/")
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-    let posted_to = plain_form_post.then(|| request.uri().path().to_string());
+    let page_load = wants_page && request.method() == Method::GET;
+    let posted_to = (wants_page
+        && request.method() == Method::POST
+        && request.uri().path().starts_with("/rpc/"))
+    .then(|| request.uri().path().to_string());
     let mut consumed = false;
     if page_load {
         let uri = request.uri().clone();

@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::{futures_join_all, spawn_app_with, Backend, TestApp};
 use crate::on_both_databases;
 use latchkey::auth::server::set_user_disabled;
 use latchkey::domain::Email;
@@ -19,6 +19,7 @@ on_both_databases!(
     revoke_all_disables_every_token,
     last_use_is_recorded_in_the_background,
     a_new_secret_is_shown_once_on_its_own_page,
+    racing_loads_of_the_secret_page_show_it_once,
     recent_activity_lists_token_events_newest_first,
     a_change_on_one_instance_reaches_the_others,
     a_change_made_in_sql_is_picked_up_by_the_sync,
@@ -565,6 +566,55 @@ async fn last_use_is_recorded_in_the_background(app: TestApp) {
         "last use was never recorded"
     );
     assert_eq!(recorded["last_used_ip"], "127.0.0.1");
+}
+
+/// The one showing is claimed in one statement: however many loads of the
+/// secret page race with the same cookie, exactly one shows the secret.
+async fn racing_loads_of_the_secret_page_show_it_once(app: TestApp) {
+    app.setup_admin().await;
+    let ann = person(&app, "ann@example.com").await;
+    let res = ann
+        .post(format!("{}/rpc/create_token", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/profile/tokens?new", app.base))
+        .form(&[
+            ("name", "raced"),
+            ("expiry", "7d"),
+            ("scopes[]", "identity:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("latchkey_new_token="))
+        .expect("the new token travels in a cookie");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let loads = (0..8).map(|_| {
+        let (client, url, cookie) = (
+            app.client(),
+            format!("{}/tokens/new", app.base),
+            cookie.clone(),
+        );
+        async move {
+            let res = client
+                .get(url)
+                .header("accept", "text/html")
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            // The others are told it was shown, not given an error.
+            assert_eq!(res.status(), StatusCode::OK);
+            res.text().await.unwrap().contains("value=\"lkp_")
+        }
+    });
+    let shown = futures_join_all(loads).await;
+    assert_eq!(shown.iter().filter(|shown| **shown).count(), 1, "{shown:?}");
 }
 
 async fn a_new_secret_is_shown_once_on_its_own_page(app: TestApp) {
